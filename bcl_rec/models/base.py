@@ -1,0 +1,62 @@
+"""The contract every bcl-rec model satisfies, so trainer, evaluator and losses ignore the backbone.
+
+A model produces one embedding per user and per item; the score of (u, i) is their dot product.
+Graph models (LightGCN) compute their final embeddings by propagation in :meth:`embeddings`, which
+the trainer calls once per step and the evaluator once per evaluation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import nn
+
+
+class Recommender(nn.Module, ABC):
+    """An embedding recommender: ``score(u, i) = <e_u, e_i>``."""
+
+    n_users: int
+    n_items: int
+    dim: int
+
+    @abstractmethod
+    def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final ``([n_users, dim], [n_items, dim])`` embeddings, differentiable."""
+
+    @abstractmethod
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Re-initialise every parameter, drawing from ``generator`` for reproducibility."""
+
+    def score(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Scores of ``items`` (``[B]`` or ``[B, N]``) for ``users`` (``[B]``)."""
+        user_emb, item_emb = self.embeddings()
+        return pair_scores(user_emb[users], item_emb[items])
+
+    def full_scores(self, users: torch.Tensor) -> torch.Tensor:
+        """``[B, n_items]`` scores of every item for ``users`` (``[B]``)."""
+        user_emb, item_emb = self.embeddings()
+        return user_emb[users] @ item_emb.T
+
+    def extra_repr(self) -> str:
+        return f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}"
+
+
+def pair_scores(user_vecs: torch.Tensor, item_vecs: torch.Tensor) -> torch.Tensor:
+    """Dot products of ``[B, d]`` users with ``[B, d]`` or ``[B, N, d]`` items."""
+    if item_vecs.dim() == 2:
+        return (user_vecs * item_vecs).sum(-1)
+    return torch.bmm(item_vecs, user_vecs.unsqueeze(2)).squeeze(2)
+
+
+def init_embedding_(
+    weight: torch.Tensor, init: str, std: float, generator: torch.Generator | None
+) -> None:
+    """Initialise an embedding table in place: ``xavier`` (normal) or ``normal(0, std)``."""
+    with torch.no_grad():
+        if init == "xavier":
+            fan_in, fan_out = weight.shape[1], weight.shape[0]
+            std = (2.0 / (fan_in + fan_out)) ** 0.5
+        elif init != "normal":
+            raise ValueError(f"model.init must be 'xavier' or 'normal', got {init!r}")
+        weight.normal_(0.0, std, generator=generator)

@@ -1,0 +1,40 @@
+"""The ``train`` section of a run config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bcl_rec.errors import ConfigError
+
+
+def _check(cond: bool, key: str, msg: str) -> None:
+    if not cond:
+        raise ConfigError(f"{key}: {msg}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and early stopping."""
+
+    epochs: int = 300
+    batch_size: int = 1024
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 20
+    seed: int = 2026
+    device: str = "auto"
+    eval_every: int = 1
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "train.epochs", f"must be >= 1, got {self.epochs}")
+        _check(self.batch_size >= 1, "train.batch_size", f"must be >= 1, got {self.batch_size}")
+        _check(self.lr > 0, "train.lr", f"must be > 0, got {self.lr}")
+        _check(self.weight_decay >= 0, "train.weight_decay", "must be >= 0")
+        _check(self.patience >= 1, "train.patience", f"must be >= 1, got {self.patience}")
+        _check(self.eval_every >= 1, "train.eval_every", "must be >= 1")
+        _check(
+            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+            "train.device",
+            f"must be auto, cpu or cuda, got {self.device!r}",
+        )

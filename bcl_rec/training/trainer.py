@@ -1,0 +1,215 @@
+"""The training loop: sample, score, loss, step; validate; stop early; restore the best weights.
+
+One epoch visits every training (user, positive) pair once, in a seeded random order, in
+mini-batches of ``train.batch_size`` pairs; each pair gets ``loss.num_negatives`` unlabeled items
+(and ``loss.num_extras`` extra positives) sampled afresh. Everything random draws from one
+``torch.Generator`` seeded by ``train.seed``, so CPU runs are bit-reproducible.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from bcl_rec.data.sampler import UnlabeledSampler
+from bcl_rec.data.split import Split
+from bcl_rec.evaluation.config import EvalConfig
+from bcl_rec.evaluation.ranking import FullRankingEvaluator
+from bcl_rec.losses import LossConfig, RecLoss
+from bcl_rec.models.base import Recommender, pair_scores
+from bcl_rec.sparse import TorchCSR
+from bcl_rec.training.config import TrainConfig
+
+
+@dataclass
+class FitResult:
+    """What :meth:`Trainer.fit` learned: the best epoch, its validation metrics, the history."""
+
+    best_epoch: int
+    best_valid: dict[str, float]
+    epochs_run: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
+    eval_seconds: list[float] = field(default_factory=list)
+
+
+class Trainer:
+    """Trains ``model`` with ``loss_fn`` on ``split.train``; early-stops on ``split.valid``."""
+
+    def __init__(
+        self,
+        model: Recommender,
+        loss_fn: RecLoss,
+        split: Split,
+        loss_cfg: LossConfig,
+        train_cfg: TrainConfig,
+        eval_cfg: EvalConfig,
+        device: torch.device,
+        generator: torch.Generator,
+    ) -> None:
+        self.model = model.to(device)
+        self.loss_fn = loss_fn.to(device)
+        self.split = split
+        self.loss_cfg, self.train_cfg, self.eval_cfg = loss_cfg, train_cfg, eval_cfg
+        self.device = device
+        self.generator = generator
+        self.sampler = UnlabeledSampler(split.train, device)
+        users, items = split.train_pairs()
+        self.pair_users = torch.as_tensor(users, device=device)
+        self.pair_items = torch.as_tensor(items, device=device)
+        self.train_csr = TorchCSR(split.train, device)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
+        )
+        self.valid_evaluator = self.evaluator(split.valid, split.train)
+        self.epoch_hooks: list[Callable[[int, dict[str, float]], None]] = []
+
+    def evaluator(self, heldout, exclude) -> FullRankingEvaluator:
+        return FullRankingEvaluator(
+            heldout,
+            exclude,
+            topk=self.eval_cfg.topk,
+            users_per_batch=self.eval_cfg.users_per_batch,
+            max_memory_mb=self.eval_cfg.max_memory_mb,
+            device=self.device,
+        )
+
+    def train_epoch(self, bar: tqdm | None = None) -> dict[str, float]:
+        """One pass over the training pairs; returns the mean loss and loss diagnostics."""
+        self.model.train()
+        n_pairs = self.pair_users.shape[0]
+        order = torch.randperm(n_pairs, generator=self.generator, device="cpu").to(self.device)
+        bs = self.train_cfg.batch_size
+        total = torch.zeros((), device=self.device, dtype=torch.float64)
+        stat_sums: dict[str, torch.Tensor] = {}
+        steps = 0
+        for start in range(0, n_pairs, bs):
+            idx = order[start : start + bs]
+            out = self.step(self.pair_users[idx], self.pair_items[idx])
+            total += out.loss.detach()
+            for name, value in out.stats.items():
+                stat_sums[name] = stat_sums.get(name, 0.0) + value.detach().to(torch.float64)
+            steps += 1
+            if bar is not None:
+                bar.update(idx.shape[0])
+                if steps % 20 == 0:
+                    bar.set_postfix(loss=f"{total.item() / steps:.4f}", refresh=False)
+        record = {"loss": total.item() / max(steps, 1)}
+        record.update({k: float(v) / max(steps, 1) for k, v in stat_sums.items()})
+        return record
+
+    def step(self, users: torch.Tensor, pos_items: torch.Tensor):
+        """One optimisation step on a batch of (user, positive) pairs."""
+        cfg = self.loss_cfg
+        neg_items = self.sampler.unlabeled(users, cfg.num_negatives, self.generator)
+        extra_items = (
+            self.sampler.positives(users, cfg.num_extras, self.generator)
+            if cfg.num_extras > 0
+            else None
+        )
+        user_emb, item_emb = self.model.embeddings()
+        u = user_emb[users]
+        pos = pair_scores(u, item_emb[pos_items])
+        neg = pair_scores(u, item_emb[neg_items])
+        extra = pair_scores(u, item_emb[extra_items]) if extra_items is not None else None
+        ref = self.reference_scores(users, u, item_emb) if self.loss_fn.uses_reference else None
+        out = self.loss_fn(pos, neg, extra, ref)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        self.optimizer.step()
+        return out
+
+    @torch.no_grad()
+    def reference_scores(
+        self, users: torch.Tensor, u: torch.Tensor, item_emb: torch.Tensor
+    ) -> torch.Tensor:
+        """Scores for the catalogue ECDF: K sampled unlabeled items, or all with positives +inf."""
+        u, item_emb = u.detach(), item_emb.detach()
+        if self.loss_cfg.ecdf_sample is not None:
+            items = self.sampler.unlabeled(users, self.loss_cfg.ecdf_sample, self.generator)
+            return pair_scores(u, item_emb[items])
+        scores = u @ item_emb.T
+        rows, cols, _ = self.train_csr.rows_of(users)
+        scores[rows, cols] = math.inf
+        return scores
+
+    def validate(self) -> dict[str, float]:
+        self.model.eval()
+        with torch.no_grad():
+            user_emb, item_emb = self.model.embeddings()
+            return self.valid_evaluator.evaluate(user_emb, item_emb)
+
+    def fit(self) -> FitResult:
+        """Train with early stopping on ``eval.metric``; the model ends with the best weights."""
+        cfg = self.train_cfg
+        metric = self.eval_cfg.metric
+        best_value, best_epoch, best_valid = -math.inf, 0, {}
+        best_state = copy.deepcopy(self.model.state_dict())
+        result = FitResult(best_epoch=0, best_valid={}, epochs_run=0)
+        since_best = 0
+        n_pairs = self.pair_users.shape[0]
+        for epoch in range(1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            with tqdm(
+                total=n_pairs,
+                desc=f"epoch {epoch}",
+                unit="pair",
+                unit_scale=True,
+                leave=False,
+                disable=not cfg.progress,
+            ) as bar:
+                record = self.train_epoch(bar)
+            if not math.isfinite(record["loss"]):
+                raise FloatingPointError(f"training loss became {record['loss']} at epoch {epoch}")
+            train_s = time.perf_counter() - t0
+            result.train_seconds.append(train_s)
+            record = {"epoch": epoch, **record, "train_seconds": train_s}
+            if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+                t1 = time.perf_counter()
+                valid = self.validate()
+                eval_s = time.perf_counter() - t1
+                result.eval_seconds.append(eval_s)
+                record.update({f"valid_{k}": v for k, v in valid.items()})
+                record["eval_seconds"] = eval_s
+                for hook in self.epoch_hooks:
+                    hook(epoch, valid)
+                if valid[metric] > best_value:
+                    best_value, best_epoch, best_valid = valid[metric], epoch, valid
+                    best_state = copy.deepcopy(self.model.state_dict())
+                    since_best = 0
+                else:
+                    since_best += cfg.eval_every
+                if cfg.progress:
+                    tqdm.write(
+                        f"epoch {epoch:4d}  loss {record['loss']:.4f}  valid {metric} "
+                        f"{valid[metric]:.4f}  best {best_value:.4f} (epoch {best_epoch})  "
+                        f"{train_s:.2f}s + {eval_s:.2f}s"
+                    )
+            result.history.append(record)
+            result.epochs_run = epoch
+            if since_best >= cfg.patience:
+                break
+        self.model.load_state_dict(best_state)
+        result.best_epoch, result.best_valid = best_epoch, best_valid
+        return result
+
+    def test(self) -> dict[str, float]:
+        """Test metrics with train and validation items excluded from the candidates."""
+        exclude = (self.split.train + self.split.valid).tocsr()
+        exclude.data[:] = 1.0
+        evaluator = self.evaluator(self.split.test, exclude)
+        self.model.eval()
+        with torch.no_grad():
+            user_emb, item_emb = self.model.embeddings()
+            return evaluator.evaluate(user_emb, item_emb)
+
+
+def median(values: list[float]) -> float:
+    return float(np.median(values)) if values else float("nan")

@@ -1,0 +1,1 @@
+"""The dataset registry: one YAML file per public dataset (source, checksums, format)."""

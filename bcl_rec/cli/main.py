@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from bcl_rec import __version__
+from bcl_rec.cli.data_cmd import add_data_parser
+from bcl_rec.cli.recbole_cmd import add_parser as add_recbole_parser
 from bcl_rec.config import ConfigError, load_config
 from bcl_rec.data.errors import DataError, DatasetNotFoundError
 
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", type=Path, help="folder holding the dataset (or its parent)")
     train.add_argument("--out", type=Path, help="run folder (default: runs/<name>-<time>)")
     train.set_defaults(func=_train)
+    add_recbole_parser(sub)
+    add_data_parser(sub)
     return parser
 
 

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import scipy.sparse as sp
 import torch
 
 from bcl_rec.models.base import Recommender, pair_scores
+from bcl_rec.models.config import ModelConfig
+from bcl_rec.models.lightgcn import LightGCN
 from bcl_rec.models.mf import MF
 
-MODELS: dict[str, type[Recommender]] = {"mf": MF}
+MODELS: dict[str, type[Recommender]] = {"mf": MF, "lightgcn": LightGCN}
 
 
 def build_model(
-    name: str,
-    n_users: int,
-    n_items: int,
+    cfg: ModelConfig,
+    train: sp.csr_matrix,
     generator: torch.Generator | None = None,
-    **kwargs,
 ) -> Recommender:
-    """A model by registry name, with explicit keyword arguments."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model.name {name!r}; valid names: {', '.join(sorted(MODELS))}")
-    return MODELS[name](n_users, n_items, generator=generator, **kwargs)
+    """The model ``cfg`` names, for the users and items of ``train`` (the graph for LightGCN)."""
+    n_users, n_items = train.shape
+    common = {"dim": cfg.dim, "init": cfg.init, "init_std": cfg.init_std, "generator": generator}
+    if cfg.name == "mf":
+        return MF(n_users, n_items, **common)
+    if cfg.name == "lightgcn":
+        weights = list(cfg.layer_weights) if cfg.layer_weights is not None else None
+        return LightGCN(
+            n_users, n_items, train, layers=cfg.layers, layer_weights=weights, **common
+        )
+    raise ValueError(f"unknown model.name {cfg.name!r}; valid names: {', '.join(sorted(MODELS))}")
 
 
-__all__ = ["MF", "MODELS", "Recommender", "build_model", "pair_scores"]
+__all__ = ["MF", "MODELS", "LightGCN", "ModelConfig", "Recommender", "build_model", "pair_scores"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -31,7 +32,7 @@ class Recommender(nn.Module, ABC):
     def score(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores of ``items`` (``[B]`` or ``[B, N]``) for ``users`` (``[B]``)."""
         user_emb, item_emb = self.embeddings()
-        return pair_scores(user_emb[users], item_emb[items])
+        return pair_scores(gather(user_emb, users), gather(item_emb, items))
 
     def full_scores(self, users: torch.Tensor) -> torch.Tensor:
         """``[B, n_items]`` scores of every item for ``users`` (``[B]``)."""
@@ -43,10 +44,20 @@ class Recommender(nn.Module, ABC):
 
 
 def pair_scores(user_vecs: torch.Tensor, item_vecs: torch.Tensor) -> torch.Tensor:
-    """Dot products of ``[B, d]`` users with ``[B, d]`` or ``[B, N, d]`` items."""
+    """Dot products of ``[B, d]`` users with ``[B, d]`` or ``[B, N, d]`` items.
+
+    An elementwise product and a sum: for the small ``N`` of training batches this is several
+    times faster than ``bmm`` on the CPU, forward and backward.
+    """
     if item_vecs.dim() == 2:
         return (user_vecs * item_vecs).sum(-1)
-    return torch.bmm(item_vecs, user_vecs.unsqueeze(2)).squeeze(2)
+    return (item_vecs * user_vecs.unsqueeze(1)).sum(-1)
+
+
+def gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Rows of ``table`` at ``index`` (any shape). ``F.embedding`` has a much faster backward on
+    the CPU than advanced indexing (an index_add rather than an accumulating index_put)."""
+    return F.embedding(index, table)
 
 
 def init_embedding_(

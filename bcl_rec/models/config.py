@@ -14,14 +14,26 @@ def _check(cond: bool, key: str, msg: str) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The backbone: ``mf`` (and more as they are added)."""
+    """The backbone: ``mf`` or ``lightgcn`` (``layers``/``layer_weights`` apply to LightGCN)."""
 
     name: str = "mf"
     dim: int = 64
     init: str = "xavier"
     init_std: float = 0.1
+    layers: int = 2
+    layer_weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
+        _check(self.name in ("mf", "lightgcn"), "model.name", f"unknown model {self.name!r}; "
+               "valid names: mf, lightgcn")
+        _check(self.layers >= 0, "model.layers", f"must be >= 0, got {self.layers}")
+        if self.layer_weights is not None:
+            _check(
+                len(self.layer_weights) == self.layers + 1,
+                "model.layer_weights",
+                f"needs layers + 1 = {self.layers + 1} values, got {len(self.layer_weights)}",
+            )
+            object.__setattr__(self, "layer_weights", tuple(float(w) for w in self.layer_weights))
         _check(self.dim >= 1, "model.dim", f"must be >= 1, got {self.dim}")
         _check(self.init in ("xavier", "normal"), "model.init", "must be 'xavier' or 'normal'")
         _check(self.init_std > 0, "model.init_std", f"must be > 0, got {self.init_std}")

@@ -38,11 +38,6 @@ class RunResult:
     fit: FitResult
 
 
-def model_kwargs(config: RunConfig) -> dict[str, Any]:
-    m = config.model
-    return {"dim": m.dim, "init": m.init, "init_std": m.init_std}
-
-
 def train_run(
     config: RunConfig,
     data_dir: str | Path | None = None,
@@ -51,19 +46,10 @@ def train_run(
     """Train and test one configuration; returns metrics in the ``metrics.json`` shape."""
     t_start = time.perf_counter()
     if split is None:
-        split = load_split(
-            config.data.name,
-            data_dir,
-            min_rating=config.data.min_rating,
-            split=config.data.split,
-            seed=config.data.seed,
-        )
+        split = load_split(config.data, data_dir)
     device = resolve_device(config.train.device)
     generator = torch.Generator(device="cpu").manual_seed(config.train.seed)
-    model = build_model(
-        config.model.name, split.n_users, split.n_items, generator=generator,
-        **model_kwargs(config),
-    )
+    model = build_model(config.model, split.train, generator=generator)
     loss_fn = build_loss(config.loss)
     sample_gen = (
         generator

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,8 +22,9 @@ from bcl_rec.data.split import Split
 from bcl_rec.evaluation.config import EvalConfig
 from bcl_rec.evaluation.ranking import FullRankingEvaluator
 from bcl_rec.losses import LossConfig, RecLoss
-from bcl_rec.models.base import Recommender, pair_scores
+from bcl_rec.models.base import Recommender, gather, pair_scores
 from bcl_rec.sparse import TorchCSR
+from bcl_rec.training.alpha import AlphaController
 from bcl_rec.training.config import TrainConfig
 
 
@@ -69,7 +69,7 @@ class Trainer:
             self.model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
         )
         self.valid_evaluator = self.evaluator(split.valid, split.train)
-        self.epoch_hooks: list[Callable[[int, dict[str, float]], None]] = []
+        self.alpha = AlphaController(self.loss_fn, loss_cfg)
 
     def evaluator(self, heldout, exclude) -> FullRankingEvaluator:
         return FullRankingEvaluator(
@@ -115,10 +115,10 @@ class Trainer:
             else None
         )
         user_emb, item_emb = self.model.embeddings()
-        u = user_emb[users]
-        pos = pair_scores(u, item_emb[pos_items])
-        neg = pair_scores(u, item_emb[neg_items])
-        extra = pair_scores(u, item_emb[extra_items]) if extra_items is not None else None
+        u = gather(user_emb, users)
+        pos = pair_scores(u, gather(item_emb, pos_items))
+        neg = pair_scores(u, gather(item_emb, neg_items))
+        extra = pair_scores(u, gather(item_emb, extra_items)) if extra_items is not None else None
         ref = self.reference_scores(users, u, item_emb) if self.loss_fn.uses_reference else None
         out = self.loss_fn(pos, neg, extra, ref)
         self.optimizer.zero_grad(set_to_none=True)
@@ -157,6 +157,8 @@ class Trainer:
         n_pairs = self.pair_users.shape[0]
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
+            self.alpha.epoch_start(epoch)
+            alpha_used = self.alpha.alpha
             with tqdm(
                 total=n_pairs,
                 desc=f"epoch {epoch}",
@@ -171,6 +173,8 @@ class Trainer:
             train_s = time.perf_counter() - t0
             result.train_seconds.append(train_s)
             record = {"epoch": epoch, **record, "train_seconds": train_s}
+            if alpha_used is not None:
+                record["alpha"] = alpha_used
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
                 t1 = time.perf_counter()
                 valid = self.validate()
@@ -178,8 +182,7 @@ class Trainer:
                 result.eval_seconds.append(eval_s)
                 record.update({f"valid_{k}": v for k, v in valid.items()})
                 record["eval_seconds"] = eval_s
-                for hook in self.epoch_hooks:
-                    hook(epoch, valid)
+                self.alpha.after_validation(valid)
                 if valid[metric] > best_value:
                     best_value, best_epoch, best_valid = valid[metric], epoch, valid
                     best_state = copy.deepcopy(self.model.state_dict())

@@ -1,0 +1,43 @@
+"""Losses for implicit-feedback recommenders: BCL, DPL, DCL, HCL, BPR and sampled softmax.
+
+Every loss takes the scores of one observed positive, N uniformly sampled unlabeled items and
+optionally M extra positives per row, and returns a :class:`LossOutput`. Build one from a
+:class:`LossConfig` with :func:`build_loss`, or instantiate a class from :data:`LOSSES`.
+"""
+
+from .alpha import alpha_from_auc
+from .base import LOSSES, LossOutput, RecLoss, get_loss_class, register
+from .bcl import BCLLoss, BCLNCELoss
+from .bcl_weights import bcl_weights, ecdf, g_cdf, g_inverse, g_pdf, weights_from_t
+from .bpr import BPRLoss
+from .config import LOSS_NAMES, LossConfig
+from .debiased import DCLLoss, HCLLoss
+from .dpl import DPLLoss
+from .factory import build_loss, loss_kwargs
+from .softmax import SampledSoftmaxLoss
+
+__all__ = [
+    "BCLLoss",
+    "BCLNCELoss",
+    "BPRLoss",
+    "DCLLoss",
+    "DPLLoss",
+    "HCLLoss",
+    "LOSSES",
+    "LOSS_NAMES",
+    "LossConfig",
+    "LossOutput",
+    "RecLoss",
+    "SampledSoftmaxLoss",
+    "alpha_from_auc",
+    "bcl_weights",
+    "build_loss",
+    "ecdf",
+    "g_cdf",
+    "g_inverse",
+    "g_pdf",
+    "get_loss_class",
+    "loss_kwargs",
+    "register",
+    "weights_from_t",
+]

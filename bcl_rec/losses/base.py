@@ -1,0 +1,165 @@
+"""The common loss interface, its input validation, and the loss registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_positive
+
+__all__ = ["LOSSES", "LossOutput", "RecLoss", "get_loss_class", "register"]
+
+
+@dataclass
+class LossOutput:
+    """Result of a loss call.
+
+    ``loss`` is the scalar batch loss (mean over rows). ``stats`` holds small detached scalar
+    tensors for logging (e.g. ``mean_weight``, ``floored_fraction``); they are never turned into
+    Python numbers inside ``forward`` so that no device synchronisation is forced.
+    """
+
+    loss: Tensor
+    stats: dict[str, Tensor] = field(default_factory=dict)
+
+
+class RecLoss(nn.Module):
+    """Base class of every recommender loss on (anchor, positive, N unlabeled items) rows.
+
+    Subclasses implement :meth:`compute`; :meth:`forward` validates the inputs first (shapes,
+    floating dtype, NaN/inf), which costs one ``isfinite(...).all()`` per tensor.
+
+    Scores are raw model scores. Each loss divides them by its ``temperature`` before use
+    (a no-op at the default 1.0); rank-based weights (BCL) are computed on the raw scores.
+
+    Shape:
+        - pos: :math:`(B,)` score of the observed positive of each row
+        - neg: :math:`(B, N)` scores of N items sampled uniformly from the user's unlabeled items
+        - extra: :math:`(B, M)` scores of M extra observed positives of the same user, or ``None``
+        - ref: :math:`(B, K)` scores for the catalogue ECDF, or ``None``; entries that are not
+          unlabeled items must be ``+inf`` and are never counted
+        - output: :class:`LossOutput` with a scalar ``loss``
+    """
+
+    name: ClassVar[str] = ""
+    needs_extras: ClassVar[bool] = False
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.temperature = check_positive(temperature, "temperature")
+        self.uses_reference: bool = False
+
+    def scale(self, scores: Tensor) -> Tensor:
+        """Divide by the temperature (identity when it is 1)."""
+        return scores if self.temperature == 1.0 else scores / self.temperature
+
+    def forward(
+        self,
+        pos: Tensor,
+        neg: Tensor,
+        extra: Tensor | None = None,
+        ref: Tensor | None = None,
+    ) -> LossOutput:
+        extra = validate_inputs(pos, neg, extra, ref)
+        if self.uses_reference and ref is None:
+            raise ValueError(f"{self.name}: ref is required when the ECDF source is 'catalogue'")
+        if self.needs_extras and extra is None:
+            raise ValueError(
+                f"{self.name}: extra positives are required (extra with shape [B, M], M >= 1)"
+            )
+        return self.compute(pos, neg, extra, ref if self.uses_reference else None)
+
+    def compute(
+        self, pos: Tensor, neg: Tensor, extra: Tensor | None, ref: Tensor | None
+    ) -> LossOutput:
+        """Loss on validated inputs; ``extra`` is ``None`` or has M >= 1 columns."""
+        raise NotImplementedError
+
+
+def _check_finite(x: Tensor, name: str) -> None:
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or +-inf scores")
+
+
+def validate_inputs(
+    pos: Tensor, neg: Tensor, extra: Tensor | None, ref: Tensor | None
+) -> Tensor | None:
+    """Check shapes, dtypes and finiteness; return ``extra`` (``None`` when it has 0 columns)."""
+    if not isinstance(pos, Tensor) or pos.dim() != 1:
+        raise ValueError(f"pos must be a tensor of shape [B], got {_shape(pos)}")
+    b = pos.shape[0]
+    if b < 1:
+        raise ValueError("pos must hold at least one row (B >= 1)")
+    if not isinstance(neg, Tensor) or neg.dim() != 2 or neg.shape[0] != b:
+        raise ValueError(f"neg must be a tensor of shape [B, N] with B = {b}, got {_shape(neg)}")
+    if neg.shape[1] < 1:
+        raise ValueError("neg must hold N >= 1 unlabeled scores per row (N = 0 given)")
+    _check_finite(pos, "pos")
+    _check_finite(neg, "neg")
+    if neg.dtype != pos.dtype:
+        raise ValueError(f"neg dtype {neg.dtype} differs from pos dtype {pos.dtype}")
+    if extra is not None:
+        if not isinstance(extra, Tensor) or extra.dim() != 2 or extra.shape[0] != b:
+            raise ValueError(
+                f"extra must be None or a tensor of shape [B, M] with B = {b}, got {_shape(extra)}"
+            )
+        if extra.shape[1] == 0:
+            extra = None
+        else:
+            _check_finite(extra, "extra")
+            if extra.dtype != pos.dtype:
+                raise ValueError(f"extra dtype {extra.dtype} differs from pos dtype {pos.dtype}")
+    if ref is not None:
+        if not isinstance(ref, Tensor) or ref.dim() != 2 or ref.shape[0] != b or ref.shape[1] < 1:
+            raise ValueError(
+                f"ref must be None or a tensor of shape [B, K] with B = {b} and K >= 1, "
+                f"got {_shape(ref)}"
+            )
+        if not ref.is_floating_point():
+            raise ValueError(f"ref must be a floating-point tensor, got dtype {ref.dtype}")
+    return extra
+
+
+def _shape(x: object) -> str:
+    return str(tuple(x.shape)) if isinstance(x, Tensor) else type(x).__name__
+
+
+LOSSES: dict[str, type[RecLoss]] = {}
+
+_L = TypeVar("_L", bound=type[RecLoss])
+
+
+def register(name: str) -> Callable[[_L], _L]:
+    """Class decorator adding a loss to :data:`LOSSES` under ``name`` (sets ``cls.name``).
+
+    Raises ``ValueError`` if ``name`` is already taken, so two losses can never shadow each other.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"loss name must be a non-empty string, got {name!r}")
+
+    def decorator(cls: _L) -> _L:
+        if name in LOSSES:
+            raise ValueError(
+                f"loss name {name!r} is already registered (by {LOSSES[name].__qualname__})"
+            )
+        cls.name = name
+        LOSSES[name] = cls
+        return cls
+
+    return decorator
+
+
+def get_loss_class(name: str) -> type[RecLoss]:
+    """The registered class for ``name``; the error lists the valid names."""
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown loss {name!r}; valid names: {', '.join(sorted(LOSSES))}"
+        ) from None

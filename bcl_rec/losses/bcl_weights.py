@@ -1,0 +1,213 @@
+"""BCL importance weights: the unlabeled CDF ``G``, its inverse, the empirical CDF and omega.
+
+Generative model (spec 1.1): every unlabeled score of an anchor maps to a latent ``t`` in [0, 1].
+With ``phi1(t) = 2(1 - t)`` and ``phi2(t) = 2t``::
+
+    p_tn  = alpha phi1 + (1 - alpha) phi2          true negatives
+    p_fn  = (1 - alpha) phi1 + alpha phi2          false (hidden) negatives
+    p_htn = [alpha (1-beta) phi1 + (1-alpha) beta phi2] / Z,  Z = alpha(1-beta) + (1-alpha)beta
+    p_u   = tau_minus p_tn + tau_plus p_fn         unlabeled items
+    G(t)  = int_0^t p_u = a t^2 + b t
+
+The weight of an unlabeled item is ``omega = p_htn(t) / p_u(t)`` at ``t = G^-1(u_hat)``, where
+``u_hat`` is its empirical-CDF rank. ``E_{p_u}[omega] = 1`` exactly, and ``omega`` depends on the
+scores only through ranks, so it is computed under ``no_grad`` on raw (detached) scores and never
+receives a gradient. No epsilon is used anywhere: the inverse uses the cancellation-free
+("citardauq") root, which is exact for every sign of ``a`` including ``a = 0``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import Tensor
+
+from ._checks import check_alpha, check_beta, check_choice, check_tau_plus
+
+__all__ = [
+    "ECDF_RULES",
+    "bcl_weights",
+    "ecdf",
+    "g_cdf",
+    "g_coefficients",
+    "g_inverse",
+    "g_pdf",
+    "weights_from_t",
+]
+
+ECDF_RULES = ("max", "mid")
+
+
+def g_coefficients(alpha: float, tau_plus: float) -> tuple[float, float]:
+    """Coefficients ``(a, b)`` of ``G(t) = a t^2 + b t``.
+
+    ``a = (1 - 2 alpha)(tau_minus - tau_plus)`` and
+    ``b = 2(alpha tau_minus + (1 - alpha) tau_plus)``; ``a + b = 1`` and ``b > 0`` on the valid
+    domain.
+    """
+    alpha = check_alpha(alpha)
+    tau_plus = check_tau_plus(tau_plus)
+    tau_minus = 1.0 - tau_plus
+    a = (1.0 - 2.0 * alpha) * (tau_minus - tau_plus)
+    b = 2.0 * (alpha * tau_minus + (1.0 - alpha) * tau_plus)
+    return a, b
+
+
+def g_cdf(t: Tensor, alpha: float, tau_plus: float) -> Tensor:
+    """CDF of the unlabeled latent, ``G(t) = a t^2 + b t`` (spec 1.2).
+
+    Shape:
+        - t: any shape, values in [0, 1]
+        - output: same shape as ``t``
+    """
+    a, b = g_coefficients(alpha, tau_plus)
+    return t * (a * t + b)
+
+
+def g_pdf(t: Tensor, alpha: float, tau_plus: float) -> Tensor:
+    """Density of the unlabeled latent, ``p_u(t) = G'(t) = b + 2 a t`` (> 0 on [0, 1]).
+
+    Shape:
+        - t: any shape
+        - output: same shape as ``t``
+    """
+    a, b = g_coefficients(alpha, tau_plus)
+    return b + (2.0 * a) * t
+
+
+def g_inverse(u: Tensor, alpha: float, tau_plus: float) -> Tensor:
+    """Stable inverse ``t = G^-1(u) = 2u / (b + sqrt(b^2 + 4 a u))``, clamped to [0, 1].
+
+    The discriminant is guarded with ``max(D, 0)`` against rounding; the denominator is >= b > 0.
+    The endpoint ``u = 1`` maps to ``t = 1`` exactly (``G(1) = 1``), so the top-ranked item under
+    ``ecdf="max"`` gets exactly ``omega(1)``. At alpha = 0.5 (``a = 0``, ``b = 1``) it returns
+    ``u``.
+
+    Shape:
+        - u: any shape, values in [0, 1]
+        - output: same shape as ``u``
+    """
+    a, b = g_coefficients(alpha, tau_plus)
+    disc = torch.clamp(b * b + (4.0 * a) * u, min=0.0)
+    t = (2.0 * u) / (b + torch.sqrt(disc))
+    t = torch.where(u >= 1.0, torch.ones_like(t), t)
+    return torch.clamp(t, 0.0, 1.0)
+
+
+def weights_from_t(t: Tensor, alpha: float, beta: float, tau_plus: float) -> tuple[Tensor, Tensor]:
+    """Importance weight ``omega(t) = p_htn / p_u`` and posterior ``pi_TN = tau_minus p_tn / p_u``.
+
+    At alpha = beta = 0.5 every factor is exact in floating point, so ``omega == 1`` bit for bit.
+    ``pi_FN = 1 - pi_TN = tau_plus p_fn / p_u``.
+
+    Shape:
+        - t: any shape, values in [0, 1]
+        - output: ``(omega, pi_tn)``, each the shape of ``t``
+    """
+    alpha = check_alpha(alpha)
+    beta = check_beta(beta)
+    tau_plus = check_tau_plus(tau_plus)
+    tp, tm = _prior_in(t.dtype, tau_plus)
+    phi1 = 2.0 * (1.0 - t)
+    phi2 = 2.0 * t
+    p_tn = alpha * phi1 + (1.0 - alpha) * phi2
+    p_fn = (1.0 - alpha) * phi1 + alpha * phi2
+    c1 = alpha * (1.0 - beta)
+    c2 = (1.0 - alpha) * beta
+    p_htn = (c1 * phi1 + c2 * phi2) / (c1 + c2)
+    tn = tm * p_tn
+    p_u = tn + tp * p_fn
+    return p_htn / p_u, tn / p_u
+
+
+@functools.lru_cache(maxsize=128)
+def _prior_in(dtype: torch.dtype, tau_plus: float) -> tuple[float, float]:
+    """``(tau_plus, 1 - tau_plus)`` rounded to ``dtype`` (as Python floats, so no device copy).
+
+    ``1 - tau_plus`` is computed in ``dtype`` itself, which makes ``tau_minus + tau_plus == 1``
+    exact in that dtype (hence ``omega == 1`` exactly at alpha = beta = 0.5).
+    """
+    tp = torch.tensor(tau_plus, dtype=dtype)
+    return float(tp), float(1.0 - tp)
+
+
+def ecdf(scores: Tensor, rule: str = "max", ref: Tensor | None = None) -> Tensor:
+    """Exact empirical CDF of each score within its row, O(N log N) via sort + searchsorted.
+
+    ``rule="max"`` (the reference): ``u_j = #{k: s_k <= s_j} / n``; ties share the largest rank,
+    the minimum gets ``1/n`` and the maximum gets exactly 1.
+    ``rule="mid"``: ``u_j = (#{k: s_k < s_j} + #{k: s_k <= s_j}) / (2n)``; the midpoint rule, whose
+    mean-weight bias is O(1/n^2) instead of O(1/n); ties share their mid-rank.
+
+    Without ``ref`` the ranks are taken among the row's own scores (``n = N``, the item itself is
+    counted). With ``ref`` (catalogue ECDF, spec 1.11) they are taken among the row's *finite*
+    entries of ``ref``; ``+inf`` marks entries that are not unlabeled items and is never counted,
+    and ``n`` is the number of finite entries of that row. ``ref`` must be on the same scale as
+    ``scores``. Computed under ``no_grad`` on detached tensors; equal scores get equal values.
+
+    Shape:
+        - scores: :math:`(B, N)`
+        - ref: :math:`(B, K)` or ``None``
+        - output: :math:`(B, N)`, same dtype as ``scores`` (float32 at least)
+    """
+    check_choice(rule, "ecdf", ECDF_RULES)
+    if scores.dim() != 2 or scores.shape[-1] < 1:
+        raise ValueError(f"scores must have shape [B, N] with N >= 1, got {tuple(scores.shape)}")
+    out_dtype = torch.promote_types(scores.dtype, torch.float32)
+    with torch.no_grad():
+        s = scores.detach()
+        if ref is None:
+            srt = torch.sort(s, dim=-1).values
+            count = torch.full((s.shape[0], 1), s.shape[-1], dtype=out_dtype, device=s.device)
+        else:
+            if ref.dim() != 2 or ref.shape[0] != s.shape[0] or ref.shape[-1] < 1:
+                raise ValueError(
+                    f"ref must have shape [B, K] with B = {s.shape[0]} and K >= 1, "
+                    f"got {tuple(ref.shape)}"
+                )
+            r = ref.detach()
+            cmp_dtype = torch.promote_types(s.dtype, r.dtype)
+            s, r = s.to(cmp_dtype), r.to(cmp_dtype)
+            if not bool((r > float("-inf")).all()):
+                raise ValueError("ref must not contain NaN or -inf (use +inf to mark non-items)")
+            count = torch.isfinite(r).sum(dim=-1, keepdim=True).to(out_dtype)
+            if not bool((count > 0).all()):
+                raise ValueError("every row of ref needs at least one finite entry")
+            srt = torch.sort(r, dim=-1).values
+        s = s.contiguous()
+        le = torch.searchsorted(srt, s, right=True).to(out_dtype)
+        if rule == "max":
+            return le / count
+        lt = torch.searchsorted(srt, s, right=False).to(out_dtype)
+        return (lt + le) / (2.0 * count)
+
+
+def bcl_weights(
+    neg: Tensor,
+    alpha: float,
+    beta: float,
+    tau_plus: float,
+    ecdf_rule: str = "max",
+    ref: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """BCL weights ``omega`` and true-negative posteriors ``pi_TN`` of the N unlabeled items.
+
+    ``u_hat = ecdf(neg, ecdf_rule, ref)``, ``t = G^-1(u_hat)``, then :func:`weights_from_t`. The
+    result is a constant: computed under ``no_grad`` from ``neg.detach()``, so
+    ``omega.requires_grad`` is False and no gradient can flow through it. Rank-based: invariant to
+    the temperature and to any strictly increasing transform of the scores.
+
+    Shape:
+        - neg: :math:`(B, N)` raw scores of the sampled unlabeled items
+        - ref: :math:`(B, K)` or ``None`` (catalogue ECDF; ``+inf`` = not an unlabeled item)
+        - output: ``(omega, pi_tn)``, each :math:`(B, N)` in ``neg``'s dtype
+    """
+    alpha = check_alpha(alpha)
+    beta = check_beta(beta)
+    tau_plus = check_tau_plus(tau_plus)
+    with torch.no_grad():
+        u = ecdf(neg, ecdf_rule, ref)
+        t = g_inverse(u, alpha, tau_plus)
+        omega, pi_tn = weights_from_t(t, alpha, beta, tau_plus)
+        return omega.to(neg.dtype), pi_tn.to(neg.dtype)

@@ -1,0 +1,141 @@
+"""Paired-seed quality comparison of run configs: mean, std and 95% interval of test metrics.
+
+Every config is trained with the same seeds (``train.seed``), so differences are paired.
+
+    python benchmarks/quality.py configs/ml-100k/mf-bpr.yaml configs/ml-100k/mf-bcl.yaml \\
+        --seeds 1 2 3 4 5 --json results/quality.json [--set train.epochs=100]
+
+Writes a JSON list of per-run rows and prints a Markdown table (mean +- std, 95% t-interval)
+plus paired differences against the first config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import stats
+
+from bcl_rec.config import load_config
+from bcl_rec.data.load import load_split
+from bcl_rec.training.run import train_run
+
+METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20")
+
+
+def interval(values: list[float]) -> tuple[float, float, float]:
+    """Mean, std (ddof=1) and the half-width of the 95% t-interval of the mean."""
+    arr = np.asarray(values, dtype=np.float64)
+    if len(arr) < 2:
+        return float(arr.mean()), float("nan"), float("nan")
+    std = float(arr.std(ddof=1))
+    half = float(stats.t.ppf(0.975, len(arr) - 1) * std / math.sqrt(len(arr)))
+    return float(arr.mean()), std, half
+
+
+def label_of(path: str, overrides: list[str]) -> str:
+    name = f"{Path(path).parent.name}/{Path(path).stem}"
+    return name + (" " + " ".join(overrides) if overrides else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="+", help="config files; 'FILE::k=v,k=v' adds overrides")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
+    parser.add_argument("--set", action="append", default=[], help="override for every config")
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--json", type=Path, help="write per-run rows here")
+    parser.add_argument("--markdown", type=Path, help="write the table here too")
+    parser.add_argument("--threads", type=int, help="torch threads (1 when sharing the CPU)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    rows: list[dict] = []
+    splits: dict = {}
+    for spec in args.configs:
+        path, _, extra = spec.partition("::")
+        extra_sets = [s for s in extra.split(",") if s]
+        label = label_of(path, extra_sets)
+        for seed in args.seeds:
+            cfg = load_config(
+                path, [*args.set, *extra_sets, f"train.seed={seed}", "train.progress=false"]
+            )
+            key = (cfg.data.name, cfg.data.min_rating, cfg.data.split, cfg.data.seed)
+            if key not in splits:
+                splits[key] = load_split(
+                    cfg.data.name, args.data_dir, cfg.data.min_rating, cfg.data.split, cfg.data.seed
+                )
+            t0 = time.perf_counter()
+            result = train_run(cfg, split=splits[key])
+            m = result.metrics
+            row = {
+                "config": label,
+                "seed": seed,
+                **{f"test_{k}": m["test"][k] for k in METRICS},
+                "valid_ndcg@10": m["valid"]["ndcg@10"],
+                "best_epoch": m["best_epoch"],
+                "epochs": m["epochs"],
+                "train_epoch_median_s": m["seconds"]["train_epoch_median"],
+                "seconds": time.perf_counter() - t0,
+            }
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    table = markdown(rows, args.seeds)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table)
+    return 0
+
+
+def markdown(rows: list[dict], seeds: list[int]) -> str:
+    labels = list(dict.fromkeys(r["config"] for r in rows))
+    by = {(r["config"], r["seed"]): r for r in rows}
+    lines = [
+        f"Seeds: {seeds}. Mean +- std over seeds, [95% t-interval of the mean]; paired difference "
+        f"of NDCG@10 against the first row (mean [95% interval], wins).",
+        "",
+        "| config | test NDCG@10 | test Recall@10 | NDCG@20 | Recall@20 | best epoch | "
+        "s/epoch | dNDCG@10 vs first |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    base = labels[0]
+    for label in labels:
+        mine = [by[(label, s)] for s in seeds if (label, s) in by]
+        cells = []
+        for metric in METRICS:
+            mean, std, half = interval([r[f"test_{metric}"] for r in mine])
+            cells.append(f"{mean:.4f} +- {std:.4f} [{mean - half:.4f}, {mean + half:.4f}]")
+        epochs = [r["best_epoch"] for r in mine]
+        spe = float(np.median([r["train_epoch_median_s"] for r in mine]))
+        diff_cell = "-"
+        if label != base:
+            pairs = [
+                (by[(label, s)]["test_ndcg@10"], by[(base, s)]["test_ndcg@10"])
+                for s in seeds
+                if (label, s) in by and (base, s) in by
+            ]
+            diffs = [a - b for a, b in pairs]
+            if diffs:
+                mean, _, half = interval(diffs)
+                wins = sum(d > 0 for d in diffs)
+                low, high = mean - half, mean + half
+                diff_cell = f"{mean:+.4f} [{low:+.4f}, {high:+.4f}], {wins}/{len(diffs)}"
+        lines.append(
+            f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
+            f"{min(epochs)}-{max(epochs)} | {spe:.2f} | {diff_cell} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -67,11 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(
                 path, [*args.set, *extra_sets, f"train.seed={seed}", "train.progress=false"]
             )
-            key = (cfg.data.name, cfg.data.min_rating, cfg.data.split, cfg.data.seed)
+            key = cfg.data
             if key not in splits:
-                splits[key] = load_split(
-                    cfg.data.name, args.data_dir, cfg.data.min_rating, cfg.data.split, cfg.data.seed
-                )
+                splits[key] = load_split(cfg.data, args.data_dir)
             t0 = time.perf_counter()
             result = train_run(cfg, split=splits[key])
             m = result.metrics

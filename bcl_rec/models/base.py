@@ -43,6 +43,32 @@ class Recommender(nn.Module, ABC):
         return f"n_users={self.n_users}, n_items={self.n_items}, dim={self.dim}"
 
 
+class EmbeddingTables(Recommender):
+    """A recommender whose parameters are one free embedding per user and per item."""
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int,
+        init: str,
+        init_std: float,
+        generator: torch.Generator | None,
+    ) -> None:
+        super().__init__()
+        if dim < 1:
+            raise ValueError(f"model.dim must be >= 1, got {dim}")
+        self.n_users, self.n_items, self.dim = n_users, n_items, dim
+        self.init, self.init_std = init, init_std
+        self.user_embedding = nn.Parameter(torch.empty(n_users, dim))
+        self.item_embedding = nn.Parameter(torch.empty(n_items, dim))
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        init_embedding_(self.user_embedding, self.init, self.init_std, generator)
+        init_embedding_(self.item_embedding, self.init, self.init_std, generator)
+
+
 def pair_scores(user_vecs: torch.Tensor, item_vecs: torch.Tensor) -> torch.Tensor:
     """Dot products of ``[B, d]`` users with ``[B, d]`` or ``[B, N, d]`` items.
 

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch import nn
 
-from bcl_rec.models.base import Recommender, init_embedding_
+from bcl_rec.models.base import EmbeddingTables
 
 
 def normalized_adjacency(train: sp.csr_matrix) -> sp.csr_matrix:
@@ -67,7 +66,7 @@ def propagate(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return _SymmetricSpMM.apply(adjacency, x)
 
 
-class LightGCN(Recommender):
+class LightGCN(EmbeddingTables):
     r"""LightGCN (He et al., SIGIR 2020).
 
     .. math::
@@ -101,7 +100,6 @@ class LightGCN(Recommender):
         init_std: float = 0.1,
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__()
         if layers < 0:
             raise ValueError(f"model.layers must be >= 0, got {layers}")
         if train.shape != (n_users, n_items):
@@ -113,19 +111,12 @@ class LightGCN(Recommender):
                 f"model.layer_weights needs {layers + 1} values (layers + 1), "
                 f"got {len(layer_weights)}"
             )
-        self.n_users, self.n_items, self.dim, self.layers = n_users, n_items, dim, layers
-        self.init, self.init_std = init, init_std
+        super().__init__(n_users, n_items, dim, init, init_std, generator)
+        self.layers = layers
         self.register_buffer(
             "layer_weights", torch.tensor(list(layer_weights), dtype=torch.float32)
         )
         self.adjacency = to_torch_sparse(normalized_adjacency(train))
-        self.user_embedding = nn.Parameter(torch.empty(n_users, dim))
-        self.item_embedding = nn.Parameter(torch.empty(n_items, dim))
-        self.reset_parameters(generator)
-
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        init_embedding_(self.user_embedding, self.init, self.init_std, generator)
-        init_embedding_(self.item_embedding, self.init, self.init_std, generator)
 
     def _apply(self, fn, recurse=True):  # keep the (non-buffer) sparse graph on the same device
         super()._apply(fn, recurse)

@@ -95,7 +95,8 @@ class DataConfig:
     cache: bool = True
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.name, str) and self.name != "", "data.name", "must be a name or path")
+        _check(isinstance(self.name, str) and self.name != "", "data.name",
+               "must be a name or a path")
         _check(self.format in FORMATS, "data.format", f"must be one of {', '.join(FORMATS)}")
         for key in ("user_col", "item_col", "rating_col", "time_col"):
             value = getattr(self, key)

@@ -1,0 +1,194 @@
+"""Pre-split data: train/validation/test files read separately, checked, and put on one id map.
+
+Held-out rows (validation and test) must be usable by a model trained on the train file: their
+user and item must occur in train, they must not repeat a training pair, and a pair may be held
+out only once. With ``presplit_policy="error"`` the first violation is an error naming the file,
+the line and the id; with ``"drop"`` such rows are removed (and counted). Without a validation
+file, one training item per user (the latest, or a seeded random one without timestamps) is
+held out for validation, for users with at least two training items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bcl_rec.data.errors import DataError
+from bcl_rec.data.filters import latest_per_pair
+from bcl_rec.data.interactions import Interactions, align_titles, plain_ids
+from bcl_rec.data.ordering import rank_within_user
+from bcl_rec.data.rawlog import RawLog
+from bcl_rec.data.split import Split, resolve_order, to_csr, user_order
+
+PARTS = ("train", "valid", "test")
+
+
+@dataclass
+class PresplitReport:
+    """What assembling the parts did: rows per part and rows dropped by each check."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    valid_from_train: bool = False
+
+
+def assemble_presplit(
+    parts: dict[str, RawLog],
+    min_rating: float | None = None,
+    policy: str = "error",
+    order: str = "auto",
+    seed: int = 0,
+    titles: pd.Series | None = None,
+    source: str = "",
+) -> tuple[Split, PresplitReport]:
+    """Build a :class:`Split` from ``{"train": log, "test": log, ["valid": log]}``."""
+    if "train" not in parts or "test" not in parts:
+        raise DataError("pre-split data needs a train file and a test file (data.train_file, "
+                        "data.test_file)", source)
+    names = [p for p in PARTS if p in parts]
+    report = PresplitReport(rows={p: len(parts[p]) for p in names})
+    frames = [parts[p].frame for p in names]
+    label = np.concatenate([np.full(len(f), PARTS.index(p), dtype=np.int8)
+                            for p, f in zip(names, frames, strict=True)])
+    row_in_part = np.concatenate([np.arange(len(f)) for f in frames])
+    optional = [c for c in ("rating", "timestamp") if all(c in f.columns for f in frames)]
+    raw_users = _joined_ids([f["user"] for f in frames])
+    raw_items = _joined_ids([f["item"] for f in frames])
+    columns = {c: np.concatenate([f[c].to_numpy() for f in frames]) for c in optional}
+    keep = np.ones(len(label), dtype=bool)
+    if min_rating is not None:
+        if "rating" not in optional:
+            raise DataError(f"data.min_rating={min_rating} is set, but not every pre-split "
+                            "file has a rating column", source)
+        keep &= columns["rating"] >= min_rating
+        report.dropped["min_rating"] = int((~keep).sum())
+    users, user_ids = pd.factorize(raw_users, sort=False)
+    items, item_ids = pd.factorize(raw_items, sort=False)
+    checker = _Checker(parts, label, row_in_part, users, items, raw_users, raw_items, policy,
+                       report)
+    keep = checker.run(keep)
+    frame = {"user": users.astype(np.int64), "item": items.astype(np.int64), **columns}
+    item_ids = plain_ids(item_ids)
+    log = Interactions(
+        frame=pd.DataFrame(frame, copy=False),
+        user_ids=plain_ids(user_ids),
+        item_ids=item_ids,
+        item_titles=None if titles is None else align_titles(item_ids, titles),
+        source=source,
+    )
+    label_kept = label[keep]
+    log = log.take(keep)
+    if not (label_kept == 0).any():
+        raise DataError("no training interactions left", parts["train"].path)
+    if not (label_kept == 2).any():
+        raise DataError("no test interactions left", parts["test"].path)
+    if "valid" not in parts:
+        label_kept = _valid_from_train(log, label_kept, order, seed)
+        report.valid_from_train = True
+    users = log.frame["user"].to_numpy()
+    items = log.frame["item"].to_numpy()
+
+    def matrix(k: int):
+        mask = label_kept == k
+        return to_csr(users[mask], items[mask], log.n_users, log.n_items)
+
+    split = Split(
+        train=matrix(0), valid=matrix(1), test=matrix(2), user_ids=log.user_ids,
+        item_ids=log.item_ids, item_titles=log.item_titles,
+    )
+    return split, report
+
+
+def _joined_ids(columns: list[pd.Series]) -> np.ndarray:
+    """Raw ids of all parts as one array; mixed int/str parts are compared as text."""
+    arrays = [np.asarray(c.to_numpy()) for c in columns]
+    if len({a.dtype.kind in "iu" for a in arrays}) > 1:
+        arrays = [a.astype(str) for a in arrays]
+    return np.concatenate(arrays)
+
+
+class _Checker:
+    """The held-out row checks, applied in file order of the parts."""
+
+    def __init__(self, parts, label, row_in_part, users, items, raw_users, raw_items, policy,
+                 report: PresplitReport) -> None:
+        self.parts, self.label, self.row_in_part = parts, label, row_in_part
+        self.users, self.items = users, items
+        self.raw_users, self.raw_items = raw_users, raw_items
+        self.policy, self.report = policy, report
+
+    def run(self, keep: np.ndarray) -> np.ndarray:
+        train = keep & (self.label == 0)
+        in_train_user = np.bincount(self.users[train], minlength=self.users.max() + 1) > 0
+        in_train_item = np.bincount(self.items[train], minlength=self.items.max() + 1) > 0
+        held = keep & (self.label > 0)
+        train_name = self.parts["train"].path.name
+        keep = self._apply(keep, held & ~in_train_user[self.users], "unseen_user",
+                           lambda r: f"user {_show(self.raw_users[r])} does not occur in the train "
+                           f"file ({train_name})")
+        held &= keep
+        keep = self._apply(keep, held & ~in_train_item[self.items], "unseen_item",
+                           lambda r: f"item {_show(self.raw_items[r])} does not occur in the train "
+                           f"file ({train_name})")
+        held &= keep
+        n_items = np.int64(self.items.max() + 1)
+        pair = self.users.astype(np.int64) * n_items + self.items
+        in_train = held & np.isin(pair, pair[keep & (self.label == 0)])
+        keep = self._apply(keep, in_train, "train_pair",
+                           lambda r: f"{self._pair(r)} is also in the train file ({train_name})")
+        held &= keep
+        repeat = np.zeros(len(pair), dtype=bool)
+        held_rows = np.flatnonzero(held)
+        repeat[held_rows] = pd.Series(pair[held_rows]).duplicated(keep="first").to_numpy()
+        return self._apply(keep, repeat, "repeated_heldout",
+                           lambda r: f"{self._pair(r)} is held out more than once")
+
+    def _pair(self, row: int) -> str:
+        return f"user {_show(self.raw_users[row])} / item {_show(self.raw_items[row])}"
+
+    def _apply(self, keep: np.ndarray, bad: np.ndarray, what: str, message) -> np.ndarray:
+        if not bad.any():
+            return keep
+        if self.policy == "drop":
+            self.report.dropped[what] = int(bad.sum())
+            return keep & ~bad
+        row = int(np.argmax(bad))
+        part = self.parts[PARTS[self.label[row]]]
+        error = part.error_at(int(self.row_in_part[row]), message(row) + (
+            f"; {int(bad.sum())} such row(s) in all. Set data.presplit_policy=drop to drop them"))
+        raise error
+
+
+def _show(value: object) -> str:
+    """A raw id as written in messages (numpy scalars as plain Python values)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _valid_from_train(log: Interactions, label: np.ndarray, order: str, seed: int) -> np.ndarray:
+    """Relabel the last training row of each user with >= 2 training items as validation.
+
+    Repeated training pairs are first reduced to their latest row (the others get label -1 and
+    are left out), so the validation item is never also a training item.
+    """
+    train_rows = np.flatnonzero(label == 0)
+    train = _sub_log(log, train_rows)
+    unique = latest_per_pair(train)
+    out = label.copy()
+    out[train_rows[~unique]] = -1
+    train_rows = train_rows[unique]
+    train = _sub_log(log, train_rows)
+    rows = user_order(train, resolve_order(order, train), seed)
+    users = train.frame["user"].to_numpy()[rows]
+    rank, counts = rank_within_user(users, log.n_users)
+    last = (rank == counts[users] - 1) & (counts[users] >= 2)
+    out[train_rows[rows[last]]] = 1
+    return out
+
+
+def _sub_log(log: Interactions, rows: np.ndarray) -> Interactions:
+    """The rows of ``log`` at ``rows`` on the same id maps (no compaction)."""
+    frame = pd.DataFrame({c: log.frame[c].to_numpy()[rows] for c in log.frame.columns}, copy=False)
+    return Interactions(frame=frame, user_ids=log.user_ids, item_ids=log.item_ids,
+                        source=log.source)

@@ -1,0 +1,101 @@
+"""Pre-split train/validation/test files: one id map, and the held-out checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from data_helpers import raw_pairs, write
+
+from bcl_rec.data.config import DataConfig
+from bcl_rec.data.errors import DataError
+from bcl_rec.data.load import prepare_split
+
+
+def lightgcn_folder(tmp_path, train, test):
+    write(tmp_path / "ds" / "train.txt", train)
+    write(tmp_path / "ds" / "test.txt", test)
+    return tmp_path / "ds"
+
+
+def test_lightgcn_presplit(tmp_path):
+    folder = lightgcn_folder(tmp_path, "0 1 2 3\n1 1 2\n2 4\n", "0 4\n1 3\n")
+    split = prepare_split(str(folder)).split
+    assert raw_pairs(split, "test") == {(0, 4), (1, 3)}
+    # no valid file: one training item per user with >= 2 held out (seeded random: no times)
+    assert split.valid.nnz == 2 and np.diff(split.valid.indptr).tolist() == [1, 1, 0]
+    train_valid = raw_pairs(split, "train") | raw_pairs(split, "valid")
+    assert train_valid == {(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (2, 4)}
+    assert not raw_pairs(split, "train") & raw_pairs(split, "valid")
+
+
+def test_generic_presplit_with_valid_and_time(tmp_path):
+    folder = tmp_path / "mine"
+    write(folder / "train.csv", "user,item,timestamp\nu1,a,1\nu1,b,2\nu2,a,3\nu2,c,4\n")
+    write(folder / "valid.csv", "user,item,timestamp\nu1,c,5\n")
+    write(folder / "test.csv", "user,item,timestamp\nu2,b,7\n")
+    write(folder / "notes.csv", "user,item,timestamp\nu9,zz,1\n")
+    prepared = prepare_split(str(folder))
+    split = prepared.split
+    assert prepared.source.format == "delimited" and prepared.source.config.split == "presplit"
+    assert raw_pairs(split, "train") == {("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "c")}
+    assert raw_pairs(split, "valid") == {("u1", "c")}
+    assert raw_pairs(split, "test") == {("u2", "b")}
+    assert (split.n_users, split.n_items) == (2, 3)
+
+
+def test_unseen_item_error_and_drop(tmp_path):
+    folder = lightgcn_folder(tmp_path, "0 1 2\n1 1\n", "0 3\n1 2\n")
+    with pytest.raises(DataError) as err:
+        prepare_split(str(folder))
+    message = str(err.value)
+    assert "test.txt, line 1" in message and "item 3 does not occur in the train file" in message
+    assert "presplit_policy=drop" in message
+    prepared = prepare_split(DataConfig(name=str(folder), presplit_policy="drop"))
+    assert raw_pairs(prepared.split, "test") == {(1, 2)}
+    assert prepared.meta["presplit"]["dropped"] == {"unseen_item": 1}
+    assert prepared.split.n_items == 2  # item 3 is gone from the id map
+
+
+def test_unseen_user(tmp_path):
+    folder = lightgcn_folder(tmp_path, "0 1 2\n", "0 2\n5 1\n")
+    with pytest.raises(DataError, match="line 2: user 5 does not occur"):
+        prepare_split(str(folder))
+
+
+def test_test_pair_in_train(tmp_path):
+    folder = lightgcn_folder(tmp_path, "0 1 2\n1 1 2 3\n", "0 3\n1 2\n")
+    with pytest.raises(DataError, match="line 2: user 1 / item 2 is also in the train file"):
+        prepare_split(str(folder))
+
+
+def test_repeated_heldout_pair(tmp_path):
+    folder = tmp_path / "ds"
+    write(folder / "train.csv", "user,item\n1,a\n1,b\n2,a\n2,c\n")
+    write(folder / "test.csv", "user,item\n1,c\n2,b\n1,c\n")
+    with pytest.raises(DataError, match="test.csv, line 4: user 1 / item 'c' is held out more"):
+        prepare_split(str(folder))
+    prepared = prepare_split(DataConfig(name=str(folder), presplit_policy="drop"))
+    assert raw_pairs(prepared.split, "test") == {(1, "c"), (2, "b")}
+
+
+def test_mixed_id_types_across_files(tmp_path):
+    folder = tmp_path / "ds"
+    write(folder / "train.csv", "user,item\n1,10\n1,11\nx,10\nx,12\n")
+    write(folder / "test.csv", "user,item\n1,12\n")
+    split = prepare_split(str(folder)).split
+    assert raw_pairs(split, "test") == {("1", 12)}
+
+
+def test_movielens_format_presplit(tmp_path, ml100k):
+    """GroupLens-style u1.base / u1.test files: any reader's format works for pre-split parts."""
+    lines = (ml100k / "u.data").read_text().splitlines(keepends=True)
+    write(tmp_path / "u1.base", "".join(lines[:80_000]))
+    write(tmp_path / "u1.test", "".join(lines[80_000:]))
+    config = DataConfig(name=str(tmp_path), format="movielens-100k", train_file="u1.base",
+                        test_file="u1.test", presplit_policy="drop")
+    prepared = prepare_split(config)
+    split = prepared.split
+    dropped = sum(prepared.meta["presplit"]["dropped"].values())
+    assert split.train.nnz + split.valid.nnz == 80_000
+    assert split.test.nnz == 20_000 - dropped
+    assert split.valid.nnz == (np.diff(split.train.indptr) + np.diff(split.valid.indptr) >= 2).sum()

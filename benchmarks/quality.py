@@ -46,7 +46,12 @@ def label_of(path: str, overrides: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("configs", nargs="+", help="config files; 'FILE::k=v,k=v' adds overrides")
+    parser.add_argument(
+        "configs", nargs="*", help="config files; 'FILE::k=v,k=v' adds overrides"
+    )
+    parser.add_argument(
+        "--from-json", nargs="+", type=Path, help="print the table of earlier runs' JSON files"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument("--set", action="append", default=[], help="override for every config")
     parser.add_argument("--data-dir", type=Path)
@@ -56,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.from_json:
+        rows = [row for path in args.from_json for row in json.loads(path.read_text())]
+        seeds = sorted({r["seed"] for r in rows})
+        print(markdown(rows, seeds))
+        return 0
 
     rows: list[dict] = []
     splits: dict = {}

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from bcl_rec import __version__
 from bcl_rec.cli.data_cmd import add_data_parser
+from bcl_rec.cli.evaluate_cmd import add_evaluate_parser
 from bcl_rec.cli.recbole_cmd import add_parser as add_recbole_parser
+from bcl_rec.cli.recommend_cmd import add_recommend_parser
 from bcl_rec.config import ConfigError, load_config
 from bcl_rec.data.errors import DataError, DatasetNotFoundError
 
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
     add_recbole_parser(sub)
     add_data_parser(sub)
+    add_evaluate_parser(sub)
+    add_recommend_parser(sub)
     return parser
 
 

@@ -110,13 +110,8 @@ def run(
     config = build_config(model, dataset, config_dict, config_file_list, data_dir)
     if out is not None and "checkpoint_dir" not in config.external_config_dict:
         config["checkpoint_dir"] = str(Path(out) / "checkpoints")
-    _init_logging(config)
+    data, train_data, valid_data, test_data = _prepare_data(config)
     logger = getLogger()
-    logger.info(config)
-    data = create_dataset(config)
-    logger.info(data)
-    train_data, valid_data, test_data = data_preparation(config, data)
-    init_seed(config["seed"], config["reproducibility"])
     model_class = resolve_model(model)
     net = model_class(config, train_data._dataset).to(config["device"])
     logger.info(net)
@@ -193,13 +188,7 @@ def load_data_and_model(
     config = checkpoint["config"]
     set_data_path(config, data_dir)
     init_seed(config["seed"], config["reproducibility"])
-    _init_logging(config)
-    logger = getLogger()
-    logger.info(config)
-    data = create_dataset(config)
-    logger.info(data)
-    train_data, valid_data, test_data = data_preparation(config, data)
-    init_seed(config["seed"], config["reproducibility"])
+    data, train_data, valid_data, test_data = _prepare_data(config)
     model = resolve_model(config["model"])(config, train_data._dataset).to(config["device"])
     model.load_state_dict(checkpoint["state_dict"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
@@ -222,3 +211,15 @@ def _floats(result: Mapping[str, Any] | None) -> dict[str, float] | None:
 
 def _median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
+
+
+def _prepare_data(config):
+    """RecBole's data flow: logging, the dataset, its three loaders, then RecBole's seed reset."""
+    _init_logging(config)
+    logger = getLogger()
+    logger.info(config)
+    data = create_dataset(config)
+    logger.info(data)
+    train_data, valid_data, test_data = data_preparation(config, data)
+    init_seed(config["seed"], config["reproducibility"])
+    return data, train_data, valid_data, test_data

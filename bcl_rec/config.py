@@ -8,14 +8,14 @@ and passed down.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bcl_rec.data.config import DataConfig
-from bcl_rec.errors import ConfigError
+from bcl_rec.errors import ConfigError, build_section
 from bcl_rec.evaluation.config import EvalConfig
 from bcl_rec.losses.config import LossConfig
 from bcl_rec.models.config import ModelConfig
@@ -76,24 +76,7 @@ def build_config(raw: dict[str, Any] | None) -> RunConfig:
         raise ConfigError(
             f"unknown section {unknown[0]!r}; valid sections: {', '.join(_SECTION_TYPES)}"
         )
-    built = {}
-    for name, cls in _SECTION_TYPES.items():
-        values = raw.get(name) or {}
-        if not isinstance(values, dict):
-            raise ConfigError(f"section {name!r} must be a mapping, got {values!r}")
-        valid = {f.name for f in fields(cls)}
-        bad = sorted(set(values) - valid)
-        if bad:
-            raise ConfigError(
-                f"unknown key {name}.{bad[0]}; valid keys: "
-                + ", ".join(f"{name}.{k}" for k in sorted(valid))
-            )
-        try:
-            built[name] = cls(**values)
-        except ConfigError:
-            raise
-        except (TypeError, ValueError) as err:
-            raise ConfigError(str(err)) from None
+    built = {name: build_section(name, cls, raw.get(name)) for name, cls in _SECTION_TYPES.items()}
     return RunConfig(**built)
 
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from bcl_rec.errors import ConfigError
+from bcl_rec.errors import ConfigError, build_section
+from bcl_rec.errors import check as _check
 
 FORMATS = (
     "auto",
@@ -30,11 +31,6 @@ SPLITS = ("auto", "leave-one-out", "ratio", "presplit")
 ORDERS = ("auto", "time", "random")
 PRESPLIT_POLICIES = ("error", "drop")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
-
-
-def _check(cond: bool, key: str, msg: str) -> None:
-    if not cond:
-        raise ConfigError(f"{key}: {msg}")
 
 
 def _is_int(value: object) -> bool:
@@ -172,17 +168,4 @@ class DataConfig:
 
 def data_config_from_mapping(values: Mapping[str, Any] | None) -> DataConfig:
     """Build a :class:`DataConfig` from a config's ``data:`` mapping, rejecting unknown keys."""
-    values = dict(values or {})
-    valid = {f.name for f in fields(DataConfig)}
-    bad = sorted(set(values) - valid)
-    if bad:
-        raise ConfigError(
-            f"unknown key data.{bad[0]}; valid keys: "
-            + ", ".join(f"data.{k}" for k in sorted(valid))
-        )
-    try:
-        return DataConfig(**values)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as err:
-        raise ConfigError(str(err)) from None
+    return build_section("data", DataConfig, values)

@@ -9,17 +9,31 @@ from bcl_rec.data.errors import DataError
 from bcl_rec.data.interactions import Interactions
 
 
+def min_rating_mask(frame: pd.DataFrame, min_rating: float, source: object) -> np.ndarray:
+    """Rows with ``rating >= min_rating``; an error if there is no rating or nothing is kept."""
+    if "rating" not in frame.columns:
+        raise DataError(
+            f"data.min_rating={min_rating} is set, but the data has no rating column", source
+        )
+    keep = frame["rating"].to_numpy() >= min_rating
+    if not keep.any():
+        raise DataError(f"no interaction has rating >= {min_rating} (data.min_rating)", source)
+    return keep
+
+
+def filter_min_rating(raw: pd.DataFrame, min_rating: float | None, path: object) -> pd.DataFrame:
+    """Keep raw rows (before dense ids are assigned) with ``rating >= min_rating``."""
+    if min_rating is None:
+        return raw
+    keep = min_rating_mask(raw, min_rating, path)
+    return raw if keep.all() else raw[keep].reset_index(drop=True)
+
+
 def min_rating_filter(log: Interactions, min_rating: float | None) -> Interactions:
-    """Keep rows with ``rating >= min_rating`` (all rows when it is None)."""
+    """Keep rows of a log with ``rating >= min_rating`` (all rows when it is None)."""
     if min_rating is None:
         return log
-    if not log.has_rating:
-        raise DataError(
-            f"data.min_rating={min_rating} is set, but the data has no rating column", log.source
-        )
-    keep = log.frame["rating"].to_numpy() >= min_rating
-    if not keep.any():
-        raise DataError(f"no interaction has rating >= {min_rating} (data.min_rating)", log.source)
+    keep = min_rating_mask(log.frame, min_rating, log.source)
     return log.take(keep, {"removed_by_min_rating": int((~keep).sum())})
 
 

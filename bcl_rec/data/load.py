@@ -18,9 +18,8 @@ import pandas as pd
 
 from bcl_rec.data.cache import cache_file, load_cached_split, save_split
 from bcl_rec.data.config import DataConfig
-from bcl_rec.data.filters import apply_filters
+from bcl_rec.data.filters import apply_filters, filter_min_rating
 from bcl_rec.data.interactions import Interactions
-from bcl_rec.data.movielens import filter_min_rating
 from bcl_rec.data.presplit import PresplitReport, assemble_presplit
 from bcl_rec.data.rawlog import RawLog
 from bcl_rec.data.readers import read_file, read_titles

@@ -17,6 +17,7 @@ import pandas as pd
 from bcl_rec.data.columns import ColumnSpec
 from bcl_rec.data.delimited import read_delimited
 from bcl_rec.data.errors import DataError
+from bcl_rec.data.filters import filter_min_rating
 from bcl_rec.data.interactions import Interactions
 from bcl_rec.data.rawlog import RawLog, frame_of
 from bcl_rec.data.tabular import TableOptions, read_table
@@ -91,20 +92,3 @@ def read_ml100k(folder: str | Path, min_rating: float | None = None) -> Interact
     raw = filter_min_rating(raw, min_rating, folder / "u.data")
     titles = read_movielens_titles(folder / "u.item") if (folder / "u.item").is_file() else None
     return Interactions.from_raw(raw, source=folder, titles=titles)
-
-
-def filter_min_rating(raw: pd.DataFrame, min_rating: float | None, path: Path) -> pd.DataFrame:
-    """Keep rows with ``rating >= min_rating``; an error if nothing is left."""
-    if min_rating is None:
-        return raw
-    if "rating" not in raw.columns:
-        raise DataError(
-            f"data.min_rating={min_rating} is set, but the data has no rating column", path
-        )
-    keep = raw["rating"].to_numpy() >= min_rating
-    if keep.all():
-        return raw
-    kept = raw[keep].reset_index(drop=True)
-    if len(kept) == 0:
-        raise DataError(f"no interaction has rating >= {min_rating} (data.min_rating)", path)
-    return kept

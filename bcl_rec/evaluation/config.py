@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bcl_rec.errors import ConfigError
-
-
-def _check(cond: bool, key: str, msg: str) -> None:
-    if not cond:
-        raise ConfigError(f"{key}: {msg}")
+from bcl_rec.errors import check as _check
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,25 @@ def test_bad_layer_weights():
 
 def test_repr_is_compact(model):
     assert "n_users=5, n_items=6, dim=8" in repr(model)
+
+
+def test_cpu_gather_gradient_is_embeddings_bitwise():
+    """gather() replaces F.embedding's CPU backward by an index_add_: same bits, duplicates and
+    several uses of one table included."""
+    from bcl_rec.models.base import gather, pair_scores
+
+    gen = torch.Generator().manual_seed(0)
+    table = torch.randn(50, 8, generator=gen, requires_grad=True)
+    users = torch.randn(30, 8, generator=gen, requires_grad=True)
+    pos = torch.randint(0, 50, (30,), generator=gen)
+    neg = torch.randint(0, 5, (30, 40), generator=gen)  # heavy duplicates
+    weight = torch.randn(30, 41, generator=gen)
+    grads = []
+    for take in (gather, lambda t, i: torch.nn.functional.embedding(i, t)):
+        table.grad = users.grad = None
+        pos_scores = pair_scores(users, take(table, pos)).unsqueeze(1)
+        scores = torch.cat([pos_scores, pair_scores(users, take(table, neg))], dim=1)
+        (scores * weight).sin().sum().backward()
+        grads.append((scores.detach(), table.grad.clone(), users.grad.clone()))
+    for ours, reference in zip(*grads, strict=True):
+        assert torch.equal(ours, reference)

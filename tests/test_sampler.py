@@ -22,10 +22,15 @@ def random_csr(n_users, n_items, density, seed):
     return to_csr(u, i, n_users, n_items)
 
 
+TABLE_MB = [64.0, 0.0]  # the tabulated path and the binary-search path
+
+
+@pytest.mark.parametrize("table_mb", TABLE_MB)
 @pytest.mark.parametrize("density", [0.02, 0.5, 0.95])
-def test_never_returns_a_positive(density):
+def test_never_returns_a_positive(density, table_mb):
     train = random_csr(50, 200, density, seed=1)
-    sampler = UnlabeledSampler(train)
+    sampler = UnlabeledSampler(train, table_mb=table_mb)
+    assert (sampler._table is None) == (table_mb == 0)
     gen = torch.Generator().manual_seed(0)
     users = torch.arange(50).repeat(40)
     neg = sampler.unlabeled(users, 25, gen)
@@ -35,9 +40,10 @@ def test_never_returns_a_positive(density):
     assert not dense[users.numpy()[:, None], neg.numpy()].any()
 
 
-def test_uniform_over_unlabeled_chi_square():
+@pytest.mark.parametrize("table_mb", TABLE_MB)
+def test_uniform_over_unlabeled_chi_square(table_mb):
     train = random_csr(3, 60, 0.4, seed=2)
-    sampler = UnlabeledSampler(train)
+    sampler = UnlabeledSampler(train, table_mb=table_mb)
     gen = torch.Generator().manual_seed(123)
     for user in range(3):
         draws = sampler.unlabeled(torch.full((4000,), user), 10, gen).numpy().ravel()
@@ -81,3 +87,23 @@ def test_user_with_every_item_is_an_error():
     train = sp.csr_matrix(np.ones((2, 4), dtype=np.float32))
     with pytest.raises(DataError, match="every item"):
         UnlabeledSampler(train)
+
+
+@pytest.mark.parametrize("n_items", [7, 300, 40_000])  # int16 and int32 tables
+def test_table_and_search_draw_the_same_items(n_items):
+    """The table is only a faster lookup: the same draws map to the same items, so switching
+    paths (catalogue size, ``table_mb``) never changes a seeded run."""
+    train = random_csr(40, n_items, 0.3 if n_items < 1000 else 0.002, seed=5)
+    table, search = UnlabeledSampler(train), UnlabeledSampler(train, table_mb=0)
+    assert table._table is not None and search._table is None
+    users = torch.randint(0, 40, (500,), generator=torch.Generator().manual_seed(1))
+    a = table.unlabeled(users, 9, torch.Generator().manual_seed(3))
+    b = search.unlabeled(users, 9, torch.Generator().manual_seed(3))
+    assert a.dtype == b.dtype == torch.int64
+    assert torch.equal(a, b)
+
+
+def test_table_respects_its_budget():
+    train = random_csr(100, 1000, 0.1, seed=6)
+    assert UnlabeledSampler(train, table_mb=0.05)._table is None  # ~180 KB needed
+    assert UnlabeledSampler(train, table_mb=1.0)._table is not None

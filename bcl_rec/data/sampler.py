@@ -6,6 +6,11 @@ unlabeled item (0-based) is ``r + #{m : p_m - m <= r}``. The keys ``p_m - m`` ar
 within a user, so offsetting them by ``u * n_items`` gives one sorted array for all users and a
 single ``searchsorted`` maps a batch of uniform ranks ``r ~ U{0, n_items - d_u - 1}`` to items.
 Draws are independent (with replacement), as in RecBole; the same code runs on CPU and CUDA.
+
+When the catalogue is small enough (``n_users x n_items`` entries within ``table_mb``, e.g.
+MovieLens-100K's 1.6M in 6 MB), the r-th unlabeled item of every user is also tabulated once, and
+sampling becomes one gather instead of a binary search over all keys: the same items from the
+same draws, about ten times faster.
 """
 
 from __future__ import annotations
@@ -23,9 +28,13 @@ class UnlabeledSampler:
     Args:
         train: binary user x item CSR matrix of training positives (sorted indices).
         device: where the index tensors live and where sampling happens.
+        table_mb: largest size of the table of every user's unlabeled items (0: never build it,
+            always search).
     """
 
-    def __init__(self, train: sp.csr_matrix, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, train: sp.csr_matrix, device: torch.device | str = "cpu", table_mb: float = 64.0
+    ) -> None:
         train = train.tocsr()
         train.sort_indices()
         self.n_users, self.n_items = train.shape
@@ -46,6 +55,34 @@ class UnlabeledSampler:
         self._indptr = torch.as_tensor(indptr, device=self.device)
         self._indices = torch.as_tensor(indices, device=self.device)
         self._degree = torch.as_tensor(degree, device=self.device)
+        self._table, self._table_start = self._unlabeled_table(train, table_mb)
+
+    def _unlabeled_table(
+        self, train: sp.csr_matrix, table_mb: float
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Every user's unlabeled items in increasing order, concatenated, and each user's start;
+        ``(None, None)`` when the table would exceed ``table_mb``."""
+        free = self.n_items - np.diff(train.indptr).astype(np.int64)
+        entries = int(free.sum())
+        dtype = np.int16 if self.n_items <= np.iinfo(np.int16).max else np.int32
+        if entries * np.dtype(dtype).itemsize > table_mb * 2**20:
+            return None, None
+        items = np.empty(entries, dtype=dtype)
+        chunk = max(1, 2**22 // self.n_items)  # users per block: ~4M dense cells at a time
+        done = 0
+        for lo in range(0, self.n_users, chunk):
+            block = train[lo : lo + chunk]
+            rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+            unlabeled = np.ones(block.shape, dtype=bool)
+            unlabeled[rows, block.indices] = False
+            cols = np.nonzero(unlabeled)[1]
+            items[done : done + len(cols)] = cols
+            done += len(cols)
+        start = np.concatenate(([0], np.cumsum(free)[:-1]))
+        return (
+            torch.as_tensor(items, device=self.device),
+            torch.as_tensor(start, device=self.device),
+        )
 
     def unlabeled(self, users: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
         """``[B, n]`` items drawn uniformly (with replacement) from each user's unlabeled items."""
@@ -55,6 +92,8 @@ class UnlabeledSampler:
             (users.shape[0], n), generator=generator, device=self.device, dtype=torch.float64
         )
         rank = (uniform * free).long().clamp_(max=free - 1)
+        if self._table is not None:
+            return self._table[self._table_start[users].unsqueeze(1) + rank].long()
         base = users.unsqueeze(1) * self.n_items
         before = torch.searchsorted(self._keys, base + rank, right=True)
         return rank + (before - self._indptr[users].unsqueeze(1))

@@ -81,9 +81,36 @@ def pair_scores(user_vecs: torch.Tensor, item_vecs: torch.Tensor) -> torch.Tenso
 
 
 def gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Rows of ``table`` at ``index`` (any shape). ``F.embedding`` has a much faster backward on
-    the CPU than advanced indexing (an index_add rather than an accumulating index_put)."""
+    """Rows of ``table`` at ``index`` (any shape), differentiable with respect to ``table``.
+
+    On the CPU the backward is one ``index_add_`` into a zero table: bitwise the same gradient
+    as ``F.embedding``'s backward (both add the rows in index order), but 2-3x faster for the
+    ``B x N`` negatives of a training batch, where ``F.embedding`` switches to a sort-based
+    kernel. On CUDA ``F.embedding`` is kept: its backward is deterministic, ``index_add_``'s
+    atomics are not.
+    """
+    if table.device.type == "cpu" and table.requires_grad:
+        return _CPUGather.apply(table, index)
     return F.embedding(index, table)
+
+
+class _CPUGather(torch.autograd.Function):
+    """``table[index]`` with an ``index_add_`` backward (see :func:`gather`)."""
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(index)
+        ctx.n_rows = table.shape[0]
+        rows = table.index_select(0, index.reshape(-1))
+        return rows.view(*index.shape, table.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (index,) = ctx.saved_tensors
+        dim = grad.shape[-1]
+        grad_table = grad.new_zeros(ctx.n_rows, dim)
+        grad_table.index_add_(0, index.reshape(-1), grad.reshape(-1, dim))
+        return grad_table, None
 
 
 def init_embedding_(

@@ -20,6 +20,7 @@ class TrainConfig:
     device: str = "auto"
     eval_every: int = 1
     progress: bool = True
+    retain_memory: bool = True  # keep freed memory in malloc for reuse (see training/allocator)
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs", f"must be >= 1, got {self.epochs}")

@@ -24,6 +24,7 @@ from bcl_rec.evaluation.ranking import FullRankingEvaluator
 from bcl_rec.losses import LossConfig, RecLoss
 from bcl_rec.models.base import Recommender, gather, pair_scores
 from bcl_rec.sparse import TorchCSR
+from bcl_rec.training.allocator import retain_freed_memory
 from bcl_rec.training.alpha import AlphaController
 from bcl_rec.training.config import TrainConfig
 
@@ -54,6 +55,8 @@ class Trainer:
         device: torch.device,
         generator: torch.Generator,
     ) -> None:
+        if train_cfg.retain_memory:
+            retain_freed_memory()
         self.model = model.to(device)
         self.loss_fn = loss_fn.to(device)
         self.split = split

@@ -410,3 +410,22 @@ def test_reference_inverse_is_singular_where_ours_is_exact() -> None:
     good = g_inverse(u, 0.500625, 0.1)
     assert bool((bad == 0).all()) or not bool(torch.isfinite(bad).all())
     torch.testing.assert_close(g_cdf(good.double(), 0.500625, 0.1), u.double(), rtol=0, atol=1e-6)
+
+
+# ------------------------------------------------------------------ tabulated sampled ECDF
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, F32, F64])
+@pytest.mark.parametrize("rule", ["max", "mid"])
+@pytest.mark.parametrize("n", [1, 2, 10, 257])
+def test_tabulated_weights_equal_per_item_weights_bitwise(dtype, rule, n) -> None:
+    """With the sampled ECDF, bcl_weights looks omega up in a table of its 2N + 1 possible
+    values; the result must be the per-item computation bit for bit (ties included)."""
+    scores = torch.randn(300, n, generator=_gen(n)).to(dtype)
+    scores[:, : n // 2] = scores[:, :1]  # ties share a rank
+    for alpha, beta, tau in [(0.9, 1.0, 0.05), (0.5, 0.5, 0.0), (0.75, 0.6, 0.3), (0.99, 0.5, 0.1)]:
+        omega, pi_tn = bcl_weights(scores, alpha, beta, tau, rule)
+        t = g_inverse(ecdf(scores, rule), alpha, tau)
+        ref_omega, ref_pi = weights_from_t(t, alpha, beta, tau)
+        assert torch.equal(omega, ref_omega.to(dtype))
+        assert torch.equal(pi_tn, ref_pi.to(dtype))

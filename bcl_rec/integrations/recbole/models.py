@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.utils import InputType
 
@@ -31,7 +30,7 @@ from bcl_rec.integrations.recbole.settings import (
     setting,
 )
 from bcl_rec.losses import LossOutput, build_loss
-from bcl_rec.models.base import Recommender, pair_scores
+from bcl_rec.models.base import Recommender, gather, pair_scores
 from bcl_rec.models.mf import MF
 from bcl_rec.sparse import TorchCSR
 
@@ -82,15 +81,15 @@ class BCLRecommender(GeneralRecommender):
     ) -> LossOutput:
         """bcl-rec's loss for users ``[B]``, positives ``[B]`` and negatives ``[B, N]``."""
         user_emb, item_emb = self.backbone.embeddings()
-        u = F.embedding(users, user_emb)
-        pos = pair_scores(u, F.embedding(pos_items, item_emb))
-        neg = pair_scores(u, F.embedding(neg_items, item_emb))
+        u = gather(user_emb, users)
+        pos = pair_scores(u, gather(item_emb, pos_items))
+        neg = pair_scores(u, gather(item_emb, neg_items))
         extra = None
         if self.loss_config.num_extras > 0:
             extra_items = self._sampler("positives", users.device).positives(
                 users, self.loss_config.num_extras, self._generator(users.device)
             )
-            extra = pair_scores(u, F.embedding(extra_items, item_emb))
+            extra = pair_scores(u, gather(item_emb, extra_items))
         ref = self.reference_scores(users, u, item_emb) if self.loss_fn.uses_reference else None
         return self.loss_fn(pos, neg, extra, ref)
 
@@ -108,7 +107,7 @@ class BCLRecommender(GeneralRecommender):
             items = self._sampler("unlabeled", users.device).unlabeled(
                 users, k, self._generator(users.device)
             )
-            return pair_scores(u, F.embedding(items, item_emb))
+            return pair_scores(u, gather(item_emb, items))
         scores = u @ item_emb.T
         rows, cols, _ = self._sampler("csr", users.device).rows_of(users)
         scores[rows, cols] = math.inf

@@ -47,12 +47,17 @@ def label_of(path: str, overrides: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "configs", nargs="*", help="config files; 'FILE::k=v,k=v' adds overrides"
+        "configs",
+        nargs="*",
+        help="config files; 'FILE::k=v,k=v' adds overrides. With --from-json: the config labels "
+        "to show, in this order (the first is the baseline of the paired column)",
     )
     parser.add_argument(
         "--from-json", nargs="+", type=Path, help="print the table of earlier runs' JSON files"
     )
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, help="default 1-5; with --from-json: every seed found"
+    )
     parser.add_argument("--set", action="append", default=[], help="override for every config")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--json", type=Path, help="write per-run rows here")
@@ -62,10 +67,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.from_json:
-        rows = [row for path in args.from_json for row in json.loads(path.read_text())]
-        seeds = sorted({r["seed"] for r in rows})
-        print(markdown(rows, seeds))
+        rows = merge_rows(args.from_json)
+        if args.configs:
+            unknown = sorted(set(args.configs) - {r["config"] for r in rows})
+            if unknown:
+                parser.error(f"no runs of {', '.join(unknown)} in the JSON files")
+            order = {label: k for k, label in enumerate(args.configs)}
+            rows = [r for r in rows if r["config"] in order]
+            rows.sort(key=lambda r: order[r["config"]])
+        seeds = args.seeds or sorted({r["seed"] for r in rows})
+        rows = [r for r in rows if r["seed"] in seeds]
+        table = markdown(rows, seeds)
+        print(table)
+        if args.markdown:
+            args.markdown.write_text(table)
         return 0
+    args.seeds = args.seeds or [1, 2, 3, 4, 5]
 
     rows: list[dict] = []
     splits: dict = {}
@@ -103,6 +120,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         args.markdown.write_text(table)
     return 0
+
+
+def merge_rows(paths: list[Path]) -> list[dict]:
+    """The runs of several JSON files; the same (config, seed) twice must be the same run."""
+    merged: dict[tuple[str, int], dict] = {}
+    for path in paths:
+        rows = json.loads(path.read_text())
+        runs = isinstance(rows, list) and all(isinstance(r, dict) and "config" in r for r in rows)
+        if not runs:
+            raise SystemExit(f"{path}: not a list of quality.py runs")
+        for row in rows:
+            key = (row["config"], row["seed"])
+            seen = merged.setdefault(key, row)
+            if seen["test_ndcg@10"] != row["test_ndcg@10"]:
+                raise SystemExit(
+                    f"{path}: {key[0]} seed {key[1]} differs from an earlier file's run with the "
+                    "same label; relabel one of them"
+                )
+    return list(merged.values())
 
 
 def markdown(rows: list[dict], seeds: list[int]) -> str:

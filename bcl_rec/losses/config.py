@@ -44,7 +44,8 @@ class LossConfig:
     ``ecdf_source="sampled"``).
 
     ``alpha="auto"`` means adaptive alpha: the loss starts at 0.5 and the trainer updates it from
-    the AUC every ``alpha_every`` epochs (``alpha_from_auc`` mapping, clipped to ``alpha_max``).
+    the validation AUC after every validation pass (``alpha_from_auc`` mapping, clipped to
+    ``alpha_max``).
     ``alpha_schedule="linear"`` steps alpha every ``alpha_every`` epochs over ``alpha_steps`` values
     from 0.5 to ``alpha`` (it needs a numeric alpha).
 

@@ -63,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write per-run rows here")
     parser.add_argument("--markdown", type=Path, help="write the table here too")
     parser.add_argument("--threads", type=int, help="torch threads (1 when sharing the CPU)")
+    parser.add_argument(
+        "--bar",
+        type=float,
+        help="an outside NDCG@10 to compare with (e.g. RecBole's 0.0722): adds a column with the "
+        "difference and whether the 95%% interval lies above, below or around it",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.sort(key=lambda r: order[r["config"]])
         seeds = args.seeds or sorted({r["seed"] for r in rows})
         rows = [r for r in rows if r["seed"] in seeds]
-        table = markdown(rows, seeds)
+        table = markdown(rows, seeds, args.bar)
         print(table)
         if args.markdown:
             args.markdown.write_text(table)
@@ -115,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    table = markdown(rows, args.seeds)
+    table = markdown(rows, args.seeds, args.bar)
     print(table)
     if args.markdown:
         args.markdown.write_text(table)
@@ -141,7 +147,7 @@ def merge_rows(paths: list[Path]) -> list[dict]:
     return list(merged.values())
 
 
-def markdown(rows: list[dict], seeds: list[int]) -> str:
+def markdown(rows: list[dict], seeds: list[int], bar: float | None = None) -> str:
     labels = list(dict.fromkeys(r["config"] for r in rows))
     by = {(r["config"], r["seed"]): r for r in rows}
     lines = [
@@ -149,8 +155,8 @@ def markdown(rows: list[dict], seeds: list[int]) -> str:
         f"of NDCG@10 against the first row (mean [95% interval], wins).",
         "",
         "| config | test NDCG@10 | test Recall@10 | NDCG@20 | Recall@20 | best epoch | "
-        "s/epoch | dNDCG@10 vs first |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "s/epoch | dNDCG@10 vs first |" + (f" NDCG@10 vs {bar:g} |" if bar is not None else ""),
+        "| --- | --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if bar is not None else ""),
     ]
     base = labels[0]
     for label in labels:
@@ -174,9 +180,14 @@ def markdown(rows: list[dict], seeds: list[int]) -> str:
                 wins = sum(d > 0 for d in diffs)
                 low, high = mean - half, mean + half
                 diff_cell = f"{mean:+.4f} [{low:+.4f}, {high:+.4f}], {wins}/{len(diffs)}"
+        bar_cell = ""
+        if bar is not None:
+            mean, _, half = interval([r["test_ndcg@10"] for r in mine])
+            where = "above" if mean - half > bar else "below" if mean + half < bar else "around"
+            bar_cell = f" {mean - bar:+.4f} ({where}) |"
         lines.append(
             f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
-            f"{min(epochs)}-{max(epochs)} | {spe:.2f} | {diff_cell} |"
+            f"{min(epochs)}-{max(epochs)} | {spe:.2f} | {diff_cell} |{bar_cell}"
         )
     return "\n".join(lines) + "\n"
 

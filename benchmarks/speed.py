@@ -25,9 +25,12 @@ JSON rows are ``{"task", "dataset", "impl", "seconds", "peak_mb"}`` with task in
 lists BPR epochs (``train-epoch-*-bpr``) and throughputs. ``peak_mb`` is the peak extra memory of
 the timed call: the CUDA allocator's peak, or on the CPU the rise of the process's resident-set
 high-water mark (an upper bound that includes Python objects and allocator slack).
-``--quick`` times one repetition (evaluations: the median of three), ``sample`` on 50,000 rows
-and at most 100 steps of an epoch, scaled to the whole epoch; the default times whole epochs and
-takes the median of three.
+The BCL epochs of bcl-rec and of the reference pipeline are timed in turns (bcl-rec, reference,
+bcl-rec, ...; at least three each, also with ``--quick``), so that background load that comes and
+goes during the run slows both alike; each row is the median of its turns.
+Otherwise ``--quick`` times one repetition (evaluations: the median of three), ``sample`` on
+50,000 rows and at most 100 steps of an epoch, scaled to the whole epoch; the default times whole
+epochs and takes the median of three.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ N_NEG, BATCH, DIM = 10, 1024, 64
 EVAL_BUDGET_MB = 256.0
 EVAL_REPEATS = 3  # evaluations are short: always the median of three, --quick too
 QUICK_STEPS = 100  # --quick times this many steps of longer epochs and scales to the epoch
+PAIRED = 3  # bcl-rec vs reference epochs: at least this many turns each, --quick too
 
 
 @dataclass
@@ -105,32 +109,49 @@ class Bench:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def once(self, fn: Callable[[], Any], setup: Callable[[], Any] | None = None
+             ) -> tuple[float, float | None]:
+        """Seconds of one call, and its peak extra memory (MB)."""
+        if setup is not None:
+            setup()
+        self.sync()
+
+        def timed() -> float:
+            start = time.perf_counter()
+            fn()
+            self.sync()
+            return time.perf_counter() - start
+
+        seconds, peak = peak_memory(timed, self.device)
+        return seconds, (None if peak is None else peak / 2**20)
+
     def measure(self, fn: Callable[[], Any], setup: Callable[[], Any] | None = None,
                 repeats: int | None = None) -> tuple[float, float | None]:
         """Median seconds over the repeats, and the largest peak extra memory (MB)."""
-        times, peaks = [], []
-        for _ in range(repeats or self.repeats):
-            if setup is not None:
-                setup()
-            self.sync()
-
-            def timed() -> float:
-                start = time.perf_counter()
-                fn()
-                self.sync()
-                return time.perf_counter() - start
-
-            seconds, peak = peak_memory(timed, self.device)
-            times.append(seconds)
-            if peak is not None:
-                peaks.append(peak / 2**20)
-        return statistics.median(times), (max(peaks) if peaks else None)
+        return summarise([self.once(fn, setup) for _ in range(repeats or self.repeats)])
 
     def add(self, task: str, dataset: str, impl: str, fn: Callable[[], Any], note: str = "",
             rows: int | None = None, setup: Callable[[], Any] | None = None,
             scale: float = 1.0, repeats: int | None = None) -> Row:
         """Time ``fn``; ``scale`` extrapolates a timed part of the work to the whole task."""
-        seconds, peak = self.measure(fn, setup, repeats)
+        return self.record(task, dataset, impl, self.measure(fn, setup, repeats), note, rows,
+                           scale)
+
+    def add_alternating(self, task: str, dataset: str,
+                        impls: list[tuple[str, Callable[[], Any], str]], rows: int | None,
+                        scale: float, repeats: int) -> None:
+        """Time several implementations of one task in turns (A, B, A, B, ...), so that a
+        change in background load over the run hits all of them alike; median of each."""
+        runs: list[list[tuple[float, float | None]]] = [[] for _ in impls]
+        for _ in range(repeats):
+            for k, (_, fn, _) in enumerate(impls):
+                runs[k].append(self.once(fn))
+        for (impl, _, note), measured in zip(impls, runs, strict=True):
+            self.record(task, dataset, impl, summarise(measured), note, rows, scale)
+
+    def record(self, task: str, dataset: str, impl: str, measured: tuple[float, float | None],
+               note: str, rows: int | None, scale: float) -> Row:
+        seconds, peak = measured
         row = Row(task, dataset, impl, seconds * scale, peak, note, rows)
         seconds = row.seconds
         self.rows.append(row)
@@ -138,6 +159,12 @@ class Bench:
         print(f"  {task:<26} {impl:<18} {seconds:9.3f} s  {peak_text:>10}  {note}",
               file=sys.stderr, flush=True)
         return row
+
+
+def summarise(measured: list[tuple[float, float | None]]) -> tuple[float, float | None]:
+    """Median seconds and largest peak (MB) of repeated calls."""
+    peaks = [peak for _, peak in measured if peak is not None]
+    return statistics.median(t for t, _ in measured), (max(peaks) if peaks else None)
 
 
 # --- sampling -------------------------------------------------------------------------------
@@ -238,23 +265,28 @@ def bench_train(b: Bench, name: str, split: Split, model: str, loss: str,
     n_pairs = trainer.pair_users.shape[0]
     total, steps, scale, part = epoch_steps(b, n_pairs)
     ours = trainer.train_epoch if steps == total else (lambda: partial_epoch(trainer, steps))
-    b.add(task, name, "bcl-rec", ours, f"{n_pairs} pairs, B={BATCH}, N={N_NEG}{part}", n_pairs,
-          scale=scale)
-    if loss != "bcl" and b.quick:
+    ours_note = f"{n_pairs} pairs, B={BATCH}, N={N_NEG}{part}"
+    if loss != "bcl":
+        b.add(task, name, "bcl-rec", ours, ours_note, n_pairs, scale=scale)
         return
     ref = make_trainer(split, model, loss, b.device)
     loader = reference_loader(split.train, N_NEG, 0, BATCH, seed=0)
-    b.add(task, name, "reference-sampler", lambda: reference_epoch(ref, loader, steps),
-          f"per-row Python sampling + DataLoader, same step{part}", n_pairs, scale=scale)
-    if loss == "bcl" and recbole is not None:
+    warm_up(ref)
+    turns = max(b.repeats, PAIRED)
+    # bcl-rec and the reference take turns, so background load cannot favour either
+    b.add_alternating(task, name, [
+        ("bcl-rec", ours, ours_note + f"; in turns with the reference, median of {turns}"),
+        ("reference-sampler", lambda: reference_epoch(ref, loader, steps),
+         f"per-row Python sampling + DataLoader, same step{part}"),
+    ], n_pairs, scale, turns)
+    if recbole is not None:
         if steps == total:
             recbole.train_epoch(b, task, name, model)
         else:
             b.notes.append(f"--quick: no RecBole {task} row on {name} ({total} steps per epoch).")
-    if loss == "bcl":
-        gen = torch.Generator().manual_seed(1)
-        b.add(task, name, "floor", floor_epoch(trainer, gen, steps),
-              f"gathers + dot products + backward only{part}", n_pairs, scale=scale)
+    gen = torch.Generator().manual_seed(1)
+    b.add(task, name, "floor", floor_epoch(trainer, gen, steps),
+          f"gathers + dot products + backward only{part}", n_pairs, scale=scale)
 
 
 # --- evaluation -----------------------------------------------------------------------------

@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="write the table here too")
     parser.add_argument("--threads", type=int, help="torch threads (1 when sharing the CPU)")
     parser.add_argument(
+        "--compact", action="store_true", help="interval for NDCG@10 only, no s/epoch column"
+    )
+    parser.add_argument(
         "--bar",
         type=float,
         help="an outside NDCG@10 to compare with (e.g. RecBole's 0.0722): adds a column with the "
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.sort(key=lambda r: order[r["config"]])
         seeds = args.seeds or sorted({r["seed"] for r in rows})
         rows = [r for r in rows if r["seed"] in seeds]
-        table = markdown(rows, seeds, args.bar)
+        table = markdown(rows, seeds, args.bar, args.compact)
         print(table)
         if args.markdown:
             args.markdown.write_text(table)
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    table = markdown(rows, args.seeds, args.bar)
+    table = markdown(rows, args.seeds, args.bar, args.compact)
     print(table)
     if args.markdown:
         args.markdown.write_text(table)
@@ -147,7 +150,11 @@ def merge_rows(paths: list[Path]) -> list[dict]:
     return list(merged.values())
 
 
-def markdown(rows: list[dict], seeds: list[int], bar: float | None = None) -> str:
+def markdown(
+    rows: list[dict], seeds: list[int], bar: float | None = None, compact: bool = False
+) -> str:
+    """The comparison table. ``compact``: the 95% interval for NDCG@10 only, no s/epoch (the
+    runs' own epoch times depend on what else shared the machine)."""
     labels = list(dict.fromkeys(r["config"] for r in rows))
     by = {(r["config"], r["seed"]): r for r in rows}
     lines = [
@@ -155,8 +162,10 @@ def markdown(rows: list[dict], seeds: list[int], bar: float | None = None) -> st
         f"of NDCG@10 against the first row (mean [95% interval], wins).",
         "",
         "| config | test NDCG@10 | test Recall@10 | NDCG@20 | Recall@20 | best epoch | "
-        "s/epoch | dNDCG@10 vs first |" + (f" NDCG@10 vs {bar:g} |" if bar is not None else ""),
-        "| --- | --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if bar is not None else ""),
+        + ("" if compact else "s/epoch | ")
+        + "dNDCG@10 vs first |"
+        + (f" NDCG@10 vs {bar:g} |" if bar is not None else ""),
+        "| --- " * (7 if compact else 8) + "|" + (" --- |" if bar is not None else ""),
     ]
     base = labels[0]
     for label in labels:
@@ -164,7 +173,8 @@ def markdown(rows: list[dict], seeds: list[int], bar: float | None = None) -> st
         cells = []
         for metric in METRICS:
             mean, std, half = interval([r[f"test_{metric}"] for r in mine])
-            cells.append(f"{mean:.4f} +- {std:.4f} [{mean - half:.4f}, {mean + half:.4f}]")
+            ci = f" [{mean - half:.4f}, {mean + half:.4f}]"
+            cells.append(f"{mean:.4f} +- {std:.4f}" + ("" if compact and cells else ci))
         epochs = [r["best_epoch"] for r in mine]
         spe = float(np.median([r["train_epoch_median_s"] for r in mine]))
         diff_cell = "-"
@@ -185,9 +195,10 @@ def markdown(rows: list[dict], seeds: list[int], bar: float | None = None) -> st
             mean, _, half = interval([r["test_ndcg@10"] for r in mine])
             where = "above" if mean - half > bar else "below" if mean + half < bar else "around"
             bar_cell = f" {mean - bar:+.4f} ({where}) |"
+        spe_cell = "" if compact else f" {spe:.2f} |"
         lines.append(
             f"| {label} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
-            f"{min(epochs)}-{max(epochs)} | {spe:.2f} | {diff_cell} |{bar_cell}"
+            f"{min(epochs)}-{max(epochs)} |{spe_cell} {diff_cell} |{bar_cell}"
         )
     return "\n".join(lines) + "\n"
 

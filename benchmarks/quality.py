@@ -86,26 +86,34 @@ def main(argv: list[str] | None = None) -> int:
             rows.sort(key=lambda r: order[r["config"]])
         seeds = args.seeds or sorted({r["seed"] for r in rows})
         rows = [r for r in rows if r["seed"] in seeds]
-        table = markdown(rows, seeds, args.bar, args.compact)
-        print(table)
-        if args.markdown:
-            args.markdown.write_text(table)
-        return 0
-    args.seeds = args.seeds or [1, 2, 3, 4, 5]
+    else:
+        seeds = args.seeds or [1, 2, 3, 4, 5]
+        rows = train_rows(args.configs, seeds, args.set, args.data_dir, args.json)
+    table = markdown(rows, seeds, args.bar, args.compact)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table)
+    return 0
 
+
+def train_rows(
+    specs: list[str], seeds: list[int], sets: list[str], data_dir: Path | None,
+    json_path: Path | None,
+) -> list[dict]:
+    """Train every config spec with every seed; one row of test metrics per run, written to
+    ``json_path`` after each run (so an interrupted sweep keeps what it finished)."""
     rows: list[dict] = []
     splits: dict = {}
-    for spec in args.configs:
+    for spec in specs:
         path, _, extra = spec.partition("::")
         extra_sets = [s for s in extra.split(",") if s]
         label = label_of(path, extra_sets)
-        for seed in args.seeds:
-            cfg = load_config(
-                path, [*args.set, *extra_sets, f"train.seed={seed}", "train.progress=false"]
-            )
+        for seed in seeds:
+            overrides = [*sets, *extra_sets, f"train.seed={seed}", "train.progress=false"]
+            cfg = load_config(path, overrides)
             key = cfg.data
             if key not in splits:
-                splits[key] = load_split(cfg.data, args.data_dir)
+                splits[key] = load_split(cfg.data, data_dir)
             t0 = time.perf_counter()
             result = train_run(cfg, split=splits[key])
             m = result.metrics
@@ -121,14 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             }
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-            if args.json:
-                args.json.parent.mkdir(parents=True, exist_ok=True)
-                args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    table = markdown(rows, args.seeds, args.bar, args.compact)
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table)
-    return 0
+            if json_path:
+                json_path.parent.mkdir(parents=True, exist_ok=True)
+                json_path.write_text(json.dumps(rows, indent=1) + "\n")
+    return rows
 
 
 def merge_rows(paths: list[Path]) -> list[dict]:

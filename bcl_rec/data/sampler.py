@@ -48,21 +48,24 @@ class UnlabeledSampler:
                 f"user index {int(full[0])} interacted with every item in train: "
                 "it has no unlabeled item to sample"
             )
-        rank_in_row = np.arange(len(indices), dtype=np.int64) - np.repeat(indptr[:-1], degree)
-        owner = np.repeat(np.arange(self.n_users, dtype=np.int64), degree)
-        keys = owner * self.n_items + (indices - rank_in_row)
-        self._keys = torch.as_tensor(keys, device=self.device)
+        free = self.n_items - degree  # unlabeled items per user, all >= 1
         self._indptr = torch.as_tensor(indptr, device=self.device)
         self._indices = torch.as_tensor(indices, device=self.device)
         self._degree = torch.as_tensor(degree, device=self.device)
-        self._table, self._table_start = self._unlabeled_table(train, table_mb)
+        self._free = torch.as_tensor(free, device=self.device)
+        self._table, self._table_start = self._unlabeled_table(train, free, table_mb)
+        self._keys = None  # the binary-search keys, only where there is no table
+        if self._table is None:
+            rank_in_row = np.arange(len(indices), dtype=np.int64) - np.repeat(indptr[:-1], degree)
+            owner = np.repeat(np.arange(self.n_users, dtype=np.int64), degree)
+            keys = owner * self.n_items + (indices - rank_in_row)
+            self._keys = torch.as_tensor(keys, device=self.device)
 
     def _unlabeled_table(
-        self, train: sp.csr_matrix, table_mb: float
+        self, train: sp.csr_matrix, free: np.ndarray, table_mb: float
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Every user's unlabeled items in increasing order, concatenated, and each user's start;
         ``(None, None)`` when the table would exceed ``table_mb``."""
-        free = self.n_items - np.diff(train.indptr).astype(np.int64)
         entries = int(free.sum())
         dtype = np.int16 if self.n_items <= np.iinfo(np.int16).max else np.int32
         if entries * np.dtype(dtype).itemsize > table_mb * 2**20:
@@ -87,7 +90,7 @@ class UnlabeledSampler:
     def unlabeled(self, users: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
         """``[B, n]`` items drawn uniformly (with replacement) from each user's unlabeled items."""
         users = users.to(self.device)
-        free = (self.n_items - self._degree[users]).unsqueeze(1)  # [B, 1], all >= 1
+        free = self._free[users].unsqueeze(1)  # [B, 1], all >= 1
         uniform = torch.rand(
             (users.shape[0], n), generator=generator, device=self.device, dtype=torch.float64
         )

@@ -10,14 +10,14 @@ upper bound on the tensors' own peak. Where ``/proc`` cannot be used (not Linux)
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import torch
+
+from bcl_rec.glibc import glibc
 
 T = TypeVar("T")
 _STATUS = Path("/proc/self/status")
@@ -33,13 +33,9 @@ def _status_bytes(key: str) -> int | None:
 
 
 def _trim_heap() -> None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    trim = getattr(glibc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def _reset_high_water() -> bool:

@@ -151,36 +151,55 @@ def ecdf(scores: Tensor, rule: str = "max", ref: Tensor | None = None) -> Tensor
         - ref: :math:`(B, K)` or ``None``
         - output: :math:`(B, N)`, same dtype as ``scores`` (float32 at least)
     """
+    out_dtype = torch.promote_types(scores.dtype, torch.float32)
+    with torch.no_grad():
+        numer, n = _ecdf_counts(scores, rule, ref, out_dtype)
+        return _ecdf_values(numer, n, rule, out_dtype)
+
+
+def _ecdf_counts(
+    scores: Tensor, rule: str, ref: Tensor | None, out_dtype: torch.dtype
+) -> tuple[Tensor, Tensor | int]:
+    """The ECDF as exact integers: numerators ``#{<=}`` (``"max"``) or ``#{<} + #{<=}``
+    (``"mid"``), and ``n``, the number of entries ranked among: the int ``N`` without ``ref``,
+    else each row's count of finite ``ref`` entries (``[B, 1]``, in ``out_dtype``)."""
     check_choice(rule, "ecdf", ECDF_RULES)
     if scores.dim() != 2 or scores.shape[-1] < 1:
         raise ValueError(f"scores must have shape [B, N] with N >= 1, got {tuple(scores.shape)}")
-    out_dtype = torch.promote_types(scores.dtype, torch.float32)
-    with torch.no_grad():
-        s = scores.detach()
-        if ref is None:
-            srt = torch.sort(s, dim=-1).values
-            count = torch.full((s.shape[0], 1), s.shape[-1], dtype=out_dtype, device=s.device)
-        else:
-            if ref.dim() != 2 or ref.shape[0] != s.shape[0] or ref.shape[-1] < 1:
-                raise ValueError(
-                    f"ref must have shape [B, K] with B = {s.shape[0]} and K >= 1, "
-                    f"got {tuple(ref.shape)}"
-                )
-            r = ref.detach()
-            cmp_dtype = torch.promote_types(s.dtype, r.dtype)
-            s, r = s.to(cmp_dtype), r.to(cmp_dtype)
-            if not bool((r > float("-inf")).all()):
-                raise ValueError("ref must not contain NaN or -inf (use +inf to mark non-items)")
-            count = torch.isfinite(r).sum(dim=-1, keepdim=True).to(out_dtype)
-            if not bool((count > 0).all()):
-                raise ValueError("every row of ref needs at least one finite entry")
-            srt = torch.sort(r, dim=-1).values
-        s = s.contiguous()
-        le = torch.searchsorted(srt, s, right=True).to(out_dtype)
-        if rule == "max":
-            return le / count
-        lt = torch.searchsorted(srt, s, right=False).to(out_dtype)
-        return (lt + le) / (2.0 * count)
+    s = scores.detach()
+    n: Tensor | int
+    if ref is None:
+        srt = torch.sort(s, dim=-1).values
+        n = s.shape[-1]
+    else:
+        if ref.dim() != 2 or ref.shape[0] != s.shape[0] or ref.shape[-1] < 1:
+            raise ValueError(
+                f"ref must have shape [B, K] with B = {s.shape[0]} and K >= 1, "
+                f"got {tuple(ref.shape)}"
+            )
+        r = ref.detach()
+        cmp_dtype = torch.promote_types(s.dtype, r.dtype)
+        s, r = s.to(cmp_dtype), r.to(cmp_dtype)
+        if not bool((r > float("-inf")).all()):
+            raise ValueError("ref must not contain NaN or -inf (use +inf to mark non-items)")
+        n = torch.isfinite(r).sum(dim=-1, keepdim=True).to(out_dtype)
+        if not bool((n > 0).all()):
+            raise ValueError("every row of ref needs at least one finite entry")
+        srt = torch.sort(r, dim=-1).values
+    s = s.contiguous()
+    numer = torch.searchsorted(srt, s, right=True)
+    if rule == "mid":
+        numer = numer + torch.searchsorted(srt, s, right=False)
+    return numer, n
+
+
+def _ecdf_values(numer: Tensor, n: Tensor | int, rule: str, dtype: torch.dtype) -> Tensor:
+    """``numer / n`` (``"max"``) or ``numer / 2n`` (``"mid"``) in ``dtype``; an int ``n`` is
+    divided as a tensor, so every caller rounds the same way."""
+    if isinstance(n, int):
+        n = torch.full((1,), n, dtype=dtype, device=numer.device)
+    u = numer.to(dtype)
+    return u / n if rule == "max" else u / (2.0 * n)
 
 
 def bcl_weights(
@@ -212,10 +231,12 @@ def bcl_weights(
     beta = check_beta(beta)
     tau_plus = check_tau_plus(tau_plus)
     with torch.no_grad():
+        dtype = torch.promote_types(neg.dtype, torch.float32)
         if ref is None:
-            numer, denom = _ecdf_numerators(neg, ecdf_rule)
-            dtype = torch.promote_types(neg.dtype, torch.float32)
-            omega_of, pi_tn_of = _weight_table(alpha, beta, tau_plus, denom, dtype, neg.device)
+            numer, n = _ecdf_counts(neg, ecdf_rule, None, dtype)
+            omega_of, pi_tn_of = _weight_table(
+                alpha, beta, tau_plus, ecdf_rule, n, dtype, neg.device
+            )
             omega, pi_tn = omega_of[numer], pi_tn_of[numer]
         else:
             t = g_inverse(ecdf(neg, ecdf_rule, ref), alpha, tau_plus)
@@ -225,25 +246,16 @@ def bcl_weights(
 
 @functools.lru_cache(maxsize=64)
 def _weight_table(
-    alpha: float, beta: float, tau_plus: float, denom: int, dtype: torch.dtype, device: torch.device
+    alpha: float,
+    beta: float,
+    tau_plus: float,
+    rule: str,
+    n: int,
+    dtype: torch.dtype,
+    device: torch.device,
 ) -> tuple[Tensor, Tensor]:
-    """``(omega, pi_tn)`` at ``u_hat = k / denom`` for ``k = 0..denom`` (read-only, cached: alpha
-    changes at most once per epoch)."""
-    u = torch.arange(denom + 1, dtype=dtype, device=device) / float(denom)
+    """``(omega, pi_tn)`` at every value the sampled ECDF of ``n`` scores can take, indexed by
+    its integer numerator (read-only, cached: alpha changes at most once per epoch)."""
+    top = n if rule == "max" else 2 * n
+    u = _ecdf_values(torch.arange(top + 1, device=device), n, rule, dtype)
     return weights_from_t(g_inverse(u, alpha, tau_plus), alpha, beta, tau_plus)
-
-
-def _ecdf_numerators(scores: Tensor, rule: str) -> tuple[Tensor, int]:
-    """Integer numerators ``k`` of the sampled ECDF ``u_hat = k / n`` and the common ``n``:
-    ``k = #{s_k <= s_j}``, ``n = N`` for ``"max"``; ``k = #{<} + #{<=}``, ``n = 2N`` for
-    ``"mid"`` (the values :func:`ecdf` returns, as exact integers)."""
-    check_choice(rule, "ecdf", ECDF_RULES)
-    if scores.dim() != 2 or scores.shape[-1] < 1:
-        raise ValueError(f"scores must have shape [B, N] with N >= 1, got {tuple(scores.shape)}")
-    s = scores.detach().contiguous()
-    srt = torch.sort(s, dim=-1).values
-    le = torch.searchsorted(srt, s, right=True)
-    n = s.shape[-1]
-    if rule == "max":
-        return le, n
-    return le + torch.searchsorted(srt, s, right=False), 2 * n

@@ -16,9 +16,9 @@ This is a process-wide ``mallopt`` setting, the same one the ``MALLOC_MMAP_THRES
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
-import platform
+
+from bcl_rec.glibc import glibc
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -29,15 +29,8 @@ TRIM_THRESHOLD = 2**30
 @functools.cache
 def retain_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds once per process; True when they were set."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    path = ctypes.util.find_library("c")
-    if path is None:
-        return False
-    try:
-        libc = ctypes.CDLL(path)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = getattr(glibc(), "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

@@ -252,9 +252,8 @@ def partial_epoch(trainer: Trainer, steps: int) -> None:
     n_pairs = trainer.pair_users.shape[0]
     order = torch.randperm(n_pairs, generator=torch.Generator().manual_seed(0)).to(
         trainer.device)
-    for k in range(steps):
-        idx = order[k * BATCH : (k + 1) * BATCH]
-        trainer.step(trainer.pair_users[idx], trainer.pair_items[idx])
+    for batch in trainer.batches(order[: steps * BATCH]):
+        trainer.update(*batch)
 
 
 def bench_train(b: Bench, name: str, split: Split, model: str, loss: str,

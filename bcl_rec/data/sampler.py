@@ -87,16 +87,23 @@ class UnlabeledSampler:
             torch.as_tensor(start, device=self.device),
         )
 
+    def uniform(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+        """Uniform float64 draws in [0, 1) on the sampler's device: what :meth:`unlabeled_at`
+        and :meth:`positives_at` turn into items. One draw of ``[K, B * (N + M)]`` consumes the
+        generator exactly as K steps of ``[B, N]`` then ``[B, M]`` draws (row-major)."""
+        return torch.rand(shape, generator=generator, device=self.device, dtype=torch.float64)
+
     def unlabeled(self, users: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
         """``[B, n]`` items drawn uniformly (with replacement) from each user's unlabeled items."""
         users = users.to(self.device)
+        return self.unlabeled_at(users, self.uniform((users.shape[0], n), generator))
+
+    def unlabeled_at(self, users: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+        """The unlabeled items of ``users`` ``[B]`` at uniform draws ``[B, n]`` in [0, 1)."""
         free = self._free[users].unsqueeze(1)  # [B, 1], all >= 1
-        uniform = torch.rand(
-            (users.shape[0], n), generator=generator, device=self.device, dtype=torch.float64
-        )
         rank = (uniform * free).long().clamp_(max=free - 1)
         if self._table is not None:
-            return self._table[self._table_start[users].unsqueeze(1) + rank].long()
+            return torch.take(self._table, self._table_start[users].unsqueeze(1) + rank).long()
         base = users.unsqueeze(1) * self.n_items
         before = torch.searchsorted(self._keys, base + rank, right=True)
         return rank + (before - self._indptr[users].unsqueeze(1))
@@ -107,11 +114,12 @@ class UnlabeledSampler:
         The pair's own positive can be drawn too (as in DPL's reference sampler).
         """
         users = users.to(self.device)
+        return self.positives_at(users, self.uniform((users.shape[0], m), generator))
+
+    def positives_at(self, users: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+        """The train positives of ``users`` ``[B]`` at uniform draws ``[B, m]`` in [0, 1)."""
         degree = self._degree[users].unsqueeze(1)
         if bool((degree == 0).any()):
             raise ValueError("cannot draw extra positives for a user with no training item")
-        uniform = torch.rand(
-            (users.shape[0], m), generator=generator, device=self.device, dtype=torch.float64
-        )
         offset = (uniform * degree).long().clamp_(max=degree - 1)
         return self._indices[self._indptr[users].unsqueeze(1) + offset]

@@ -38,6 +38,11 @@ __all__ = [
 
 ECDF_RULES = ("max", "mid")
 
+# the within-row ECDF compares all pairs (a [B, N, N] temporary) up to this N and size, and
+# sorts beyond: pairs are several times faster for training-sized rows
+PAIRWISE_MAX_N = 64
+PAIRWISE_MAX_CELLS = 2**22
+
 
 def g_coefficients(alpha: float, tau_plus: float) -> tuple[float, float]:
     """Coefficients ``(a, b)`` of ``G(t) = a t^2 + b t``.
@@ -169,8 +174,10 @@ def _ecdf_counts(
     s = scores.detach()
     n: Tensor | int
     if ref is None:
-        srt = torch.sort(s, dim=-1).values
         n = s.shape[-1]
+        if n <= PAIRWISE_MAX_N and s.numel() * n <= PAIRWISE_MAX_CELLS:
+            return _pairwise_counts(s, rule), n
+        srt = torch.sort(s, dim=-1).values
     else:
         if ref.dim() != 2 or ref.shape[0] != s.shape[0] or ref.shape[-1] < 1:
             raise ValueError(
@@ -191,6 +198,24 @@ def _ecdf_counts(
     if rule == "mid":
         numer = numer + torch.searchsorted(srt, s, right=False)
     return numer, n
+
+
+def _pairwise_counts(s: Tensor, rule: str) -> Tensor:
+    """The within-row ECDF numerators from all ``N x N`` pairs of a row:
+    ``#{k: s_k <= s_j}`` by comparison, and ``#{<} + #{<=} = N + sum_k sign(s_j - s_k)``.
+
+    Exact integers, equal to the sort + searchsorted counts: the difference of two floats is 0
+    only when they are equal and keeps the sign of their order when it overflows; ``inf - inf``
+    (a tie) is NaN and is set to 0. For the small N of training rows a few elementwise passes
+    over ``[B, N, N]`` are several times faster than a per-row sort and binary search.
+    """
+    mine, other = s.unsqueeze(-1), s.unsqueeze(-2)  # [B, N, 1] against [B, 1, N]
+    if rule == "max":
+        return (other <= mine).sum(-1)
+    d = mine - other
+    torch.nan_to_num_(d, nan=0.0)
+    torch.sign(d, out=d)
+    return d.sum(-1).long() + s.shape[-1]
 
 
 def _ecdf_values(numer: Tensor, n: Tensor | int, rule: str, dtype: torch.dtype) -> Tensor:
@@ -237,7 +262,7 @@ def bcl_weights(
             omega_of, pi_tn_of = _weight_table(
                 alpha, beta, tau_plus, ecdf_rule, n, dtype, neg.device
             )
-            omega, pi_tn = omega_of[numer], pi_tn_of[numer]
+            omega, pi_tn = torch.take(omega_of, numer), torch.take(pi_tn_of, numer)
         else:
             t = g_inverse(ecdf(neg, ecdf_rule, ref), alpha, tau_plus)
             omega, pi_tn = weights_from_t(t, alpha, beta, tau_plus)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,12 @@ from bcl_rec.sparse import TorchCSR
 from bcl_rec.training.allocator import retain_freed_memory
 from bcl_rec.training.alpha import AlphaController
 from bcl_rec.training.config import TrainConfig
+
+# uniforms drawn at once by Trainer.batches (16 MB of float64): ML-100K's epoch in one draw
+DRAWS_PER_CHUNK = 2**21
+
+# users [B], positives [B], unlabeled items [B, N], extra positives [B, M] or None
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]
 
 
 @dataclass
@@ -93,15 +100,13 @@ class Trainer:
         self.model.train()
         n_pairs = self.pair_users.shape[0]
         order = torch.randperm(n_pairs, generator=self.generator, device="cpu").to(self.device)
-        bs = self.train_cfg.batch_size
         # the loss and its diagnostics, summed in float64 on the device: one stack and one add
         # per step, no host round trip
         sums: torch.Tensor | None = None
         names: list[str] = []
         steps = 0
-        for start in range(0, n_pairs, bs):
-            idx = order[start : start + bs]
-            out = self.step(self.pair_users[idx], self.pair_items[idx])
+        for users, pos_items, neg_items, extra_items in self.batches(order):
+            out = self.update(users, pos_items, neg_items, extra_items)
             values = torch.stack([out.loss.detach(), *(v.detach() for v in out.stats.values())])
             if sums is None:
                 names = list(out.stats)
@@ -109,13 +114,56 @@ class Trainer:
             sums += values
             steps += 1
             if bar is not None and not bar.disable:
-                bar.update(idx.shape[0])
+                bar.update(users.shape[0])
                 if steps % 20 == 0:  # .item() waits for the device: only when shown
                     bar.set_postfix(loss=f"{sums[0].item() / steps:.4f}", refresh=False)
         if sums is None:
             return {"loss": 0.0}
         means = (sums / steps).tolist()
         return {"loss": means[0], **dict(zip(names, means[1:], strict=True))}
+
+    def batches(self, order: torch.Tensor) -> Iterator[Batch]:
+        """The epoch's batches of ``order`` (pair indices) with their sampled items.
+
+        Items are drawn for up to ``DRAWS_PER_CHUNK`` uniforms at a time: one ``[K, B * (N + M)]``
+        draw serves K steps. It consumes the generator exactly as K per-step draws of ``[B, N]``
+        then ``[B, M]`` would, so the batches equal :meth:`step`'s sampling bit for bit, while the
+        per-step indexing and sampling overhead is paid once per chunk. With a sampled reference
+        (``loss.ecdf_sample``, drawn inside :meth:`update`) a chunk is one step, to keep the order.
+        """
+        bs = self.train_cfg.batch_size
+        n_neg, n_extra = self.loss_cfg.num_negatives, self.loss_cfg.num_extras
+        width = n_neg + n_extra
+        per_chunk = 1 if self.loss_cfg.ecdf_sample is not None else DRAWS_PER_CHUNK // (bs * width)
+        chunk = max(1, per_chunk) * bs
+        n_pairs = order.shape[0]
+        for lo in range(0, n_pairs, chunk):
+            hi = min(lo + chunk, n_pairs)
+            full = (hi - lo) // bs  # whole batches; only the epoch's last chunk has a short one
+            parts = [(lo, full, bs)] if full else []
+            if lo + full * bs < hi:
+                parts.append((lo + full * bs, 1, hi - lo - full * bs))
+            for start, count, size in parts:
+                idx = order[start : start + count * size]
+                users, pos_items = self.pair_users[idx], self.pair_items[idx]
+                uniform = self.sampler.uniform((count, size * width), self.generator)
+                neg_items = self.sampler.unlabeled_at(
+                    users, uniform[:, : size * n_neg].reshape(count * size, n_neg)
+                )
+                extra_items = (
+                    self.sampler.positives_at(
+                        users, uniform[:, size * n_neg :].reshape(count * size, n_extra)
+                    )
+                    if n_extra > 0
+                    else None
+                )
+                for k in range(0, count * size, size):
+                    yield (
+                        users[k : k + size],
+                        pos_items[k : k + size],
+                        neg_items[k : k + size],
+                        None if extra_items is None else extra_items[k : k + size],
+                    )
 
     def step(self, users: torch.Tensor, pos_items: torch.Tensor):
         """One optimisation step on a batch of (user, positive) pairs."""

@@ -5,6 +5,7 @@ Spec section 6, properties 2, 3, 4, 5 (weights), 6 and 12 (weights), and the cat
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import numpy as np
@@ -23,6 +24,8 @@ from loss_refs import (
 )
 
 from bcl_rec.losses import bcl_weights, ecdf, g_cdf, g_inverse, weights_from_t
+
+bcl_weights_module = importlib.import_module("bcl_rec.losses.bcl_weights")
 
 F64 = torch.float64
 F32 = torch.float32
@@ -410,6 +413,44 @@ def test_reference_inverse_is_singular_where_ours_is_exact() -> None:
     good = g_inverse(u, 0.500625, 0.1)
     assert bool((bad == 0).all()) or not bool(torch.isfinite(bad).all())
     torch.testing.assert_close(g_cdf(good.double(), 0.500625, 0.1), u.double(), rtol=0, atol=1e-6)
+
+
+# ------------------------------------------------------------------ pairwise vs sorted counts
+
+
+def _awkward_scores(n: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
+    """Rows with ties, signed zeros, +-inf and the dtype's extremes (whose differences
+    overflow), in random positions."""
+    info = torch.finfo(dtype)
+    special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), info.max, -info.max,
+                            info.tiny, -info.tiny, info.eps, 1.0, 1.0, -1.0])
+    gen = _gen(seed)
+    rows = torch.randn(64, n, generator=gen)
+    picks = torch.randint(0, len(special), (64, n), generator=gen)
+    use = torch.rand(64, n, generator=gen) < 0.5
+    return torch.where(use, special[picks], rows).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, F32, F64])
+@pytest.mark.parametrize("rule", ["max", "mid"])
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 33, 64])
+def test_pairwise_ecdf_equals_sorted_ecdf_bitwise(monkeypatch, dtype, rule, n) -> None:
+    """Small rows are ranked by comparing all pairs, large ones by sort + searchsorted; both
+    must give the same counts, so the same ECDF and weights, on any finite or infinite input."""
+    scores = _awkward_scores(n, dtype, seed=n)
+    pairwise_u = ecdf(scores, rule)
+    pairwise_w = bcl_weights(scores, 0.9, 1.0, 0.05, rule)
+    monkeypatch.setattr(bcl_weights_module, "PAIRWISE_MAX_N", 0)  # always sort
+    assert torch.equal(pairwise_u, ecdf(scores, rule))
+    for got, want in zip(pairwise_w, bcl_weights(scores, 0.9, 1.0, 0.05, rule), strict=True):
+        assert torch.equal(got, want)
+
+
+def test_pairwise_ecdf_has_a_size_limit() -> None:
+    """Beyond PAIRWISE_MAX_N the [B, N, N] temporary would cost more than sorting."""
+    n = bcl_weights_module.PAIRWISE_MAX_N + 1
+    s = torch.randn(3, n, generator=_gen(1))
+    assert torch.equal(ecdf(s, "mid"), ecdf_bruteforce(s, "mid"))
 
 
 # ------------------------------------------------------------------ tabulated sampled ECDF

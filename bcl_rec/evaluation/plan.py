@@ -11,6 +11,11 @@ The width is at least :data:`MIN_WIDTH`. CPU BLAS products narrower than about 1
 other kernels and round differently, so a narrower tile would make ranks (near ties) depend on
 the batch size; a tile with fewer users is padded with zero columns instead. (cuBLAS chooses
 kernels by shape, so on CUDA results repeat exactly for a given width, not across widths.)
+
+Users with one held-out item are scored in blocks ``[block_rows, block_width]`` instead: on the
+CPU :data:`CPU_BLOCK_ROWS` item rows (the whole catalogue if it is smaller) by as many users as
+fit :data:`CPU_BLOCK_BYTES` (and the budget), so that a block is compared and counted while it is
+in cache; on CUDA one block is the whole catalogue.
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ import torch
 MIN_WIDTH = 16
 #: Bytes of scores per CPU tile by default: about a share of a server's last-level cache.
 CPU_TILE_BYTES = 8 * 2**20
+#: Item rows per CPU score block: users with one held-out item are scored, compared and counted
+#: block by block, each block small enough to stay in a core's cache.
+CPU_BLOCK_ROWS = 4096
+#: Bytes of one CPU score block by default (its width in users follows).
+CPU_BLOCK_BYTES = 4 * 2**20
 
 
 def bytes_per_user(n_items: int, dim: int, several: bool = False) -> int:
@@ -33,11 +43,19 @@ def bytes_per_user(n_items: int, dim: int, several: bool = False) -> int:
 
 @dataclass(frozen=True)
 class TilePlan:
-    """Users per tile (``users``), columns of the product (``width``), and the tile's bytes."""
+    """Users per tile (``users``), columns of the product (``width``), and the workspace bytes.
+
+    ``block_rows``: item rows per score block (the whole catalogue on CUDA and for catalogues
+    that fit one block); ``block_users`` / ``block_width``: users and columns of the blocks of
+    users with one held-out item.
+    """
 
     users: int
     width: int
     workspace_bytes: int
+    block_rows: int = 0
+    block_users: int = 0
+    block_width: int = 0
 
 
 def plan_tiles(
@@ -74,4 +92,17 @@ def plan_tiles(
     if n_users is not None:
         users = max(1, min(users, n_users))
     width = max(MIN_WIDTH, users)
-    return TilePlan(users=users, width=width, workspace_bytes=width * per_user)
+    block_rows = min(n_items, CPU_BLOCK_ROWS) if device.type == "cpu" else n_items
+    block_rows = max(block_rows, 1)
+    per_block_user = 4 * block_rows + 4 * dim
+    block_users = users
+    if users_per_batch is None and block_rows < n_items:
+        block_users = max(users, min(CPU_BLOCK_BYTES // (4 * block_rows), budget // per_block_user))
+        if n_users is not None:
+            block_users = max(1, min(block_users, n_users))
+    block_width = max(MIN_WIDTH, block_users)
+    tiles = width * per_user if several else 0  # full tiles: only users with several items
+    padded = 4 * block_rows * width if several and n_items % block_rows else 0
+    blocks = block_width * per_block_user
+    return TilePlan(users=users, width=width, workspace_bytes=max(tiles + padded, blocks),
+                    block_rows=block_rows, block_users=block_users, block_width=block_width)

@@ -13,24 +13,27 @@ comes first in column order. Metrics, averaged over users with a held-out item:
 - ``auc``      = fraction of non-held-out candidates ranked below the held-out items (ties count
   against them), averaged over a user's held-out items; used to estimate BCL's alpha.
 
-How (no sort, no top-K, no users x items matrix): users are scored in tiles ``[n_items, width]``
-by one product ``item_emb @ user_emb[tile].T`` (see :mod:`bcl_rec.evaluation.plan` for the
-width). For every held-out item the tile gives its score ``t``; one pass counts the items of the
-whole catalogue scoring ``>= t`` (compare into the tile itself, then a column sum; see
-:mod:`bcl_rec.evaluation.counting`). Excluded items are never masked in the tile: their scores
-are gathered (O(excluded) work) and the ones ``>= t`` are subtracted, as are the user's held-out
-items, whose order among themselves is settled on their own scores. Every score compared comes
-from the same product, so the counts are exact. Users are processed by decreasing number of
-held-out items: the few tiles whose users hold several items count once per slot (the users with
-that many items are a prefix of the columns), and every other tile -- all of them with one
-held-out item per user, as in leave-one-out -- does only the product, two gathers, one compare
-and one sum; their corrections run once, vectorised, after the loop. Positions are integers and
-the metrics are summed per user in a fixed order, so the result is bitwise the same for every
-batch size (given BLAS kernels that round a column the same way in any tile of at least 16
-columns, which :mod:`bcl_rec.evaluation.plan` ensures and the tests check).
+How (no sort, no top-K, no users x items matrix): scores come from products
+``item_block @ user_emb[tile].T`` over fixed blocks of item rows (:mod:`bcl_rec.evaluation.plan`:
+the whole catalogue on CUDA and for catalogues up to 4,096 items, else cache-sized blocks; a short
+last block is zero-padded, so every product has one shape). Users with one held-out item -- all
+of them in leave-one-out -- are tiled so that a tile's items share one block: that block is scored
+first and gives each user's threshold ``t`` (its item's score); then every block is scored,
+compared into itself (``>= t``) and column-summed while it is still in cache (see
+:mod:`bcl_rec.evaluation.counting`). Excluded items are never masked: their scores are gathered
+from their block (O(excluded) work) and the ones ``>= t`` are subtracted after the loop, with the
+item itself, in one vectorised pass. Users with several held-out items (processed first, most
+items first) get whole ``[n_items, width]`` tiles assembled from the same block products, one
+counting pass per held-out slot, and their held-out items' order among themselves is settled on
+their own scores. Every score compared comes from the same block product, so the counts are
+exact. Positions are integers and the metrics are summed per user in a fixed order, so the result
+is bitwise the same for every batch size (given BLAS kernels that round a column the same way in
+any product of at least 16 columns, which :mod:`bcl_rec.evaluation.plan` ensures and the tests
+check).
 
-Peak extra memory is the tile (``workspace_bytes``: the scores, a second flag tile when some
-user holds several items, the users' rows) plus O(held-out + excluded entries) gathered scores
+Peak extra memory is the planned workspace (``workspace_bytes``: the larger of one score block
+with its users' rows, and -- when some user holds several items -- a whole tile, its flag tile
+and the padded last block) plus O(held-out + excluded entries) gathered scores
 and positions, which scale with the interactions, not with users x items.
 """
 
@@ -91,11 +94,16 @@ class FullRankingEvaluator:
             several=self.max_heldout > 1,
         )
         self.users_per_batch = self.plan.users
-        # evaluation order: most held-out items first, ties by user index
-        self._rank = np.argsort(-counts[self.users], kind="stable")
+        # evaluation order: users with several held-out items first, most items first; then the
+        # one-item users grouped by the score block their item falls in; ties by user index
+        n_held = counts[self.users]
+        first_item = heldout.indices[heldout.indptr[self.users]].astype(np.int64)
+        key = np.where(n_held > 1, -n_held, first_item // self.plan.block_rows)
+        self._rank = np.argsort(key, kind="stable")
         order = self.users[self._rank]
         held, excl = heldout[order], exclude[order]
         self._n_held = np.diff(held.indptr).astype(np.int64)
+        self._n_several = int(np.count_nonzero(n_held > 1))
         self._held_ptr = held.indptr.astype(np.int64)
         self._excl_ptr = excl.indptr.astype(np.int64)
         self._n_candidates = self.n_items - np.diff(excl.indptr) - self._n_held
@@ -103,8 +111,7 @@ class FullRankingEvaluator:
         step, width = self.plan.users, self.plan.width
         self._held = _Entries(held, step, width, self.device)
         self._excl = _Entries(excl, step, width, self.device)
-        self._single = _SingleRows(self._n_held, self._held_ptr, self._excl_ptr, step, width,
-                                   self.device)
+        self._blocked = _BlockedTiles(held, excl, self._n_several, self.plan, self.device)
 
     @property
     def workspace_bytes(self) -> int:
@@ -155,59 +162,111 @@ class FullRankingEvaluator:
 
     def _count(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> tuple[np.ndarray, ...]:
         """Per held-out entry (evaluation order): non-held-out candidates and held-out items
-        ranked above it, as int64 numpy arrays.
-
-        Tiles whose users hold one item each (most tiles) only gather the scores they need and
-        count the whole catalogue; their corrections (excluded items, the item itself) are
-        applied to all of them at once after the loop."""
+        ranked above it, as int64 numpy arrays."""
         items = item_emb.detach().to(self.device).contiguous()
         users = user_emb.detach().to(self.device)
-        n, width, step, dev = self.n_items, self.plan.width, self.plan.users, self.device
-        n_tiles = -(-len(self.users) // step)
-        tile = torch.empty(n * width, dtype=items.dtype, device=dev)
-        rows = torch.zeros(width, items.shape[1], dtype=items.dtype, device=dev)
-        several = self.max_heldout > 1
-        scratch = torch.empty(n, width, dtype=items.dtype, device=dev) if several else None
-        thresholds = torch.empty(width, dtype=items.dtype, device=dev)
-        sum_dtype = torch.float32 if n <= 2**24 else torch.float64  # exact integer sums
-        at_least = torch.zeros(n_tiles * width, dtype=sum_dtype, device=dev)
-        targets = torch.empty(len(self._held.cols), dtype=items.dtype, device=dev)
-        excl_scores = torch.empty(len(self._excl.cols), dtype=items.dtype, device=dev)
-        nonheld = torch.zeros(len(self._held.cols), dtype=torch.long, device=dev)
+        blocks = _item_blocks(items, self.plan.block_rows)
+        nonheld = torch.zeros(len(self._held.cols), dtype=torch.long, device=self.device)
         held_above = torch.zeros_like(nonheld)
-        for t, start in enumerate(range(0, len(self.users), step)):
-            stop = min(start + step, len(self.users))
+        if self._n_several:
+            self._count_several(users, items, blocks, nonheld, held_above)
+        if self._n_several < len(self.users):
+            self._count_blocked(users, blocks, nonheld)
+        return nonheld.cpu().numpy(), held_above.cpu().numpy()
+
+    def _count_several(self, users, items, blocks, nonheld, held_above) -> None:
+        """Users with several held-out items: whole ``[n_items, width]`` tiles (computed block by
+        block, so every score is the one the one-item path computes), one counting pass per
+        held-out slot."""
+        n, width, step, dev = self.n_items, self.plan.width, self.plan.users, self.device
+        tile = torch.empty(n, width, dtype=items.dtype, device=dev)
+        rows = torch.zeros(width, items.shape[1], dtype=items.dtype, device=dev)
+        scratch = torch.empty(n, width, dtype=items.dtype, device=dev)
+        for start in range(0, self._n_several, step):
+            stop = min(start + step, self._n_several)
             b = stop - start
             if b < width:
                 rows[b:].zero_()
             torch.index_select(users, 0, self._order[start:stop], out=rows[:b])
-            scores = torch.mm(items, rows.T, out=tile.view(n, width))
-            values = scores.view(-1)
+            _scores_into(tile, blocks, rows)
             h0, h1 = int(self._held_ptr[start]), int(self._held_ptr[stop])
             e0, e1 = int(self._excl_ptr[start]), int(self._excl_ptr[stop])
-            kmax = int(self._n_held[start])
+            counts = self._n_held[start:stop]
             with _counting_threads(dev):
-                torch.index_select(values, 0, self._held.flat[h0:h1], out=targets[h0:h1])
-                torch.index_select(values, 0, self._excl.flat[e0:e1], out=excl_scores[e0:e1])
-                if kmax == 1:  # entries are in column order, one per column
-                    thresholds[:b] = targets[h0:h1]
+                nonheld[h0:h1], held_above[h0:h1] = _several(
+                    tile, self._held.slice(h0, h1), self._excl.slice(e0, e1), counts,
+                    int(counts[0]), scratch,
+                )
+
+    def _count_blocked(self, users, blocks, nonheld) -> None:
+        """Users with one held-out item, in tiles whose users' items share one score block.
+
+        Per tile, that block is scored first and gives the thresholds (the held-out items'
+        scores); then every block is scored, compared into itself and counted while it is in
+        cache. Excluded items' scores are gathered from their block before the comparison; the
+        corrections (excluded items, the item itself) run once, vectorised, after the loop."""
+        plan, blocked, dev = self.plan, self._blocked, self.device
+        r, width, n_blocks = plan.block_rows, plan.block_width, len(blocks)
+        dtype = blocks[0].dtype
+        block = torch.empty(r, width, dtype=dtype, device=dev)
+        flat = block.view(-1)
+        rows = torch.zeros(width, blocks[0].shape[1], dtype=dtype, device=dev)
+        thresholds = torch.full((width,), torch.inf, dtype=dtype, device=dev)
+        sum_dtype = torch.float32 if self.n_items <= 2**24 else torch.float64  # exact sums
+        part = torch.empty(width, dtype=sum_dtype, device=dev)
+        acc = torch.empty(width, dtype=sum_dtype, device=dev)
+        counts = torch.empty(len(blocked.entries), dtype=sum_dtype, device=dev)
+        targets = torch.empty(len(blocked.entries), dtype=dtype, device=dev)
+        excl_scores = torch.empty(len(blocked.excluded_at), dtype=dtype, device=dev)
+        first = self._n_several
+        for t, (start, stop, own) in enumerate(blocked.tiles):
+            b = stop - start
+            if b < width:
+                rows[b:].zero_()
+            torch.index_select(users, 0, self._order[start:stop], out=rows[:b])
+            lo, hi = start - first, stop - first
+            acc.zero_()
+            for k in [own, *(k for k in range(n_blocks) if k != own)]:
+                torch.mm(blocks[k], rows.T, out=block)
+                if k == own:
+                    torch.index_select(flat, 0, blocked.target_at[lo:hi], out=targets[lo:hi])
+                    thresholds[:b] = targets[lo:hi]
                     thresholds[b:] = torch.inf
-                    torch.ge(scores, thresholds, out=scores)
-                    torch.sum(scores, 0, dtype=sum_dtype, out=at_least[t * width : (t + 1) * width])
-                else:
-                    counts = self._n_held[start:stop]
-                    nonheld[h0:h1], held_above[h0:h1] = _several(
-                        scores, self._held.slice(h0, h1), self._excl.slice(e0, e1), counts, kmax,
-                        scratch,
-                    )
-        single = self._single
-        if len(single.entries):
-            target = targets[single.entries]
-            count = at_least[single.columns].long() - (target >= target).long()  # minus itself
-            excluded = excl_scores[single.excluded] >= targets[single.excluded_owner]
-            count.index_add_(0, single.excluded_slot, excluded.long(), alpha=-1)
-            nonheld[single.entries] = count
-        return nonheld.cpu().numpy(), held_above.cpu().numpy()
+                p0, p1 = blocked.excluded_ptr[t * n_blocks + k : t * n_blocks + k + 2]
+                if p1 > p0:
+                    torch.index_select(flat, 0, blocked.excluded_at[p0:p1], out=excl_scores[p0:p1])
+                torch.ge(block, thresholds, out=block)
+                real = min(r, self.n_items - k * r)  # the last block may be padded
+                torch.sum(block[:real], 0, dtype=sum_dtype, out=part)
+                acc += part
+            counts[lo:hi] = acc[:b]
+        count = counts.long() - (targets >= targets).long()  # minus the item itself
+        owner = blocked.excluded_owner
+        above = (excl_scores >= targets[owner]).long()
+        count.index_add_(0, owner, above, alpha=-1)
+        nonheld[blocked.entries] = count
+
+
+def _item_blocks(items: torch.Tensor, rows: int) -> list[torch.Tensor]:
+    """``items`` in blocks of ``rows`` rows; a short last block is zero-padded to ``rows``, so
+    every product has the same shape (and BLAS rounds every block alike)."""
+    blocks = [items[i : i + rows] for i in range(0, items.shape[0], rows)]
+    if blocks[-1].shape[0] < rows:
+        padded = items.new_zeros(rows, items.shape[1])
+        padded[: blocks[-1].shape[0]] = blocks[-1]
+        blocks[-1] = padded
+    return blocks
+
+
+def _scores_into(tile: torch.Tensor, blocks: list[torch.Tensor], rows: torch.Tensor) -> None:
+    """``tile[n_items, width] = items @ rows.T``, block by block."""
+    r, n = blocks[0].shape[0], tile.shape[0]
+    for k, block in enumerate(blocks):
+        lo, hi = k * r, min((k + 1) * r, n)
+        if hi - lo == r:
+            torch.mm(block, rows.T, out=tile[lo:hi])
+        else:
+            tile[lo:hi] = torch.mm(block, rows.T)[: hi - lo]
 
 
 @contextmanager
@@ -226,33 +285,51 @@ def _counting_threads(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-class _SingleRows:
-    """Where the deferred corrections of users in one-item tiles find their numbers.
+class _BlockedTiles:
+    """The tiles of the one-item users (rows ``first:`` of the evaluation order) and where their
+    scores are found in the score blocks.
 
-    ``entries``: their held-out entries; ``columns``: each one's slot in the flat per-tile
-    count buffer; ``excluded``: the excluded entries of those users, ``excluded_owner`` the
-    held-out entry each is compared with, ``excluded_slot`` its position in ``entries``.
+    ``tiles``: ``(start, stop, block)`` per tile, its users sharing the block of their item.
+    ``entries``: each user's held-out entry; ``target_at``: its offset in the flattened
+    ``[block_rows, block_width]`` block. ``excluded_at`` / ``excluded_owner``: the users'
+    excluded entries, sorted by (tile, block), their offsets in their block and the user (index
+    into ``entries``) each belongs to; ``excluded_ptr[tile * n_blocks + block]`` starts each
+    (tile, block) run.
     """
 
-    def __init__(self, n_held: np.ndarray, held_ptr: np.ndarray, excl_ptr: np.ndarray,
-                 step: int, width: int, device: torch.device) -> None:
-        index = np.arange(len(n_held), dtype=np.int64)
-        single = n_held[index // step * step] == 1  # the row's tile holds one item per user
-        rows = np.flatnonzero(single)
-        slot_of_row = np.full(len(n_held), -1, dtype=np.int64)
-        slot_of_row[rows] = np.arange(len(rows))
-        excl_rows = np.repeat(index, np.diff(excl_ptr))
-        excluded = np.flatnonzero(single[excl_rows])
-        owner_rows = excl_rows[excluded]
+    def __init__(self, held: sp.csr_matrix, excl: sp.csr_matrix, first: int, plan: TilePlan,
+                 device: torch.device) -> None:
+        r, width, step = plan.block_rows, plan.block_width, plan.block_users
+        n_rows = held.shape[0]
+        n_blocks = max(-(-held.shape[1] // r), 1)
+        items = held.indices[held.indptr[first:n_rows]].astype(np.int64)
+        own = items // r
+        group = first + np.flatnonzero(np.r_[True, own[1:] != own[:-1]])  # runs of one block
+        ends = np.r_[group[1:], n_rows] if len(group) else group
+        self.tiles = [(lo, min(lo + step, int(end)), int(own[lo - first]))
+                      for g0, end in zip(group.tolist(), ends.tolist(), strict=True)
+                      for lo in range(g0, end, step)]
+        starts = np.array([lo for lo, _, _ in self.tiles], dtype=np.int64)
+        sizes = np.array([hi - lo for lo, hi, _ in self.tiles], dtype=np.int64)
+        tile_of = np.repeat(np.arange(len(self.tiles), dtype=np.int64), sizes)
+        col = np.arange(first, n_rows, dtype=np.int64) - starts[tile_of]
+        e0, e1 = int(excl.indptr[first]), int(excl.indptr[n_rows])
+        e_user = np.repeat(np.arange(n_rows - first, dtype=np.int64),
+                           np.diff(excl.indptr[first:]))
+        e_items = excl.indices[e0:e1].astype(np.int64)
+        e_block = e_items // r
+        key = tile_of[e_user] * n_blocks + e_block
+        perm = np.argsort(key, kind="stable")
 
         def on_device(values: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(values, dtype=torch.long, device=device)
 
-        self.entries = on_device(held_ptr[rows])
-        self.columns = on_device(rows // step * width + rows % step)
-        self.excluded = on_device(excluded)
-        self.excluded_owner = on_device(held_ptr[owner_rows])
-        self.excluded_slot = on_device(slot_of_row[owner_rows])
+        self.entries = on_device(held.indptr[first:n_rows])
+        self.target_at = on_device((items - own * r) * width + col)
+        self.excluded_at = on_device(((e_items - e_block * r) * width + col[e_user])[perm])
+        self.excluded_owner = on_device(e_user[perm])
+        self.excluded_ptr = np.searchsorted(
+            key[perm], np.arange(len(self.tiles) * n_blocks + 1)).tolist()
 
 
 class _Entries:

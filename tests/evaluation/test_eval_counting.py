@@ -9,7 +9,13 @@ from eval_helpers import as_csr
 
 from bcl_rec.evaluation.counting import count_at_least
 from bcl_rec.evaluation.memory import peak_memory
-from bcl_rec.evaluation.plan import MIN_WIDTH, bytes_per_user, plan_tiles
+from bcl_rec.evaluation.plan import (
+    CPU_BLOCK_BYTES,
+    CPU_BLOCK_ROWS,
+    MIN_WIDTH,
+    bytes_per_user,
+    plan_tiles,
+)
 from bcl_rec.evaluation.ranking import FullRankingEvaluator
 
 
@@ -35,7 +41,16 @@ def test_plan_cpu_default_is_cache_sized_and_within_budget():
     cpu = torch.device("cpu")
     plan = plan_tiles(40_000, 64, cpu, max_memory_mb=256)
     assert MIN_WIDTH <= plan.users <= 64 and plan.width == plan.users
-    assert plan.workspace_bytes == plan.width * bytes_per_user(40_000, 64)
+    # one-item users are scored in cache-sized blocks of item rows, wider in users
+    assert plan.block_rows == CPU_BLOCK_ROWS and plan.block_width == plan.block_users
+    assert plan.block_rows * plan.block_width * 4 <= CPU_BLOCK_BYTES
+    assert plan.block_users > plan.users
+    assert plan.workspace_bytes == plan.block_width * (4 * CPU_BLOCK_ROWS + 4 * 64)
+    several = plan_tiles(40_000, 64, cpu, max_memory_mb=256, several=True)
+    assert several.workspace_bytes == several.width * bytes_per_user(40_000, 64, True) + (
+        4 * CPU_BLOCK_ROWS * several.width)  # full tiles, and the padded last block
+    small = plan_tiles(1682, 64, cpu, max_memory_mb=256)  # one block: the whole catalogue
+    assert small.block_rows == 1682 and small.block_users == small.users
     assert plan_tiles(1000, 64, cpu, n_users=20).users == 20  # never wider than needed
     several = plan_tiles(1000, 64, cpu, max_memory_mb=1, several=True)
     assert several.workspace_bytes <= 2**20 and several.users < plan_tiles(

@@ -9,7 +9,17 @@ import pytest
 import torch
 from eval_helpers import FixedScores, as_csr, random_case, reference_metrics
 
+import bcl_rec.evaluation.plan as plan_module
 from bcl_rec.evaluation.ranking import FullRankingEvaluator
+
+
+@pytest.fixture(autouse=True, params=[None, 8], ids=["one-block", "blocks-of-8"])
+def block_rows(request, monkeypatch):
+    """Every test runs with the catalogue in one score block, and in blocks of 8 item rows
+    (several blocks, the last one padded): the blocked path must rank exactly the same."""
+    if request.param is not None:
+        monkeypatch.setattr(plan_module, "CPU_BLOCK_ROWS", request.param)
+    return request.param
 
 
 @pytest.mark.parametrize("max_held", [1, 4])
@@ -159,3 +169,18 @@ def test_memory_budget_bounds_the_tile():
         FullRankingEvaluator(held, excl, max_memory_mb=0.1)
     ev = FullRankingEvaluator(held, excl, users_per_batch=3)
     assert ev.plan.users == 3 and ev.plan.width == 16  # narrow tiles are padded
+
+
+@pytest.mark.parametrize("max_held", [1, 3])
+def test_blocks_rank_like_one_product(monkeypatch, max_held):
+    """Scoring in blocks of item rows (padded last block) gives the positions of one product
+    over the whole catalogue, rounding-decided ties included, whatever the batch size."""
+    user, item, held, excl = float_case(max_held=max_held)
+    whole = FullRankingEvaluator(held, excl, topk=(1, 10, 50), users_per_batch=64)
+    want = whole.positions(user, item)
+    for rows in (16, 64, 100):
+        monkeypatch.setattr(plan_module, "CPU_BLOCK_ROWS", rows)
+        for batch in (None, 16, 33):
+            ev = FullRankingEvaluator(held, excl, topk=(1, 10, 50), users_per_batch=batch)
+            assert ev.plan.block_rows == rows
+            assert torch.equal(ev.positions(user, item), want)

@@ -319,8 +319,9 @@ def bench_eval(b: Bench, name: str, split: Split, recbole: RecBoleRunner | None)
     # the evaluation and its floor take turns, so background load hits both alike
     b.add_alternating("eval-all-users", name, [
         ("bcl-rec", lambda: evaluator.evaluate(user_emb, item_emb),
-         f"{len(evaluator.users)} users x {split.n_items} items, tile {plan.width} users "
-         f"({plan.workspace_bytes / 2**20:.1f} MB planned, budget {EVAL_BUDGET_MB:g} MB); "
+         f"{len(evaluator.users)} users x {split.n_items} items, blocks of {plan.block_rows} "
+         f"items x {plan.block_width} users, tile {plan.width} users for users with several "
+         f"items ({plan.workspace_bytes / 2**20:.1f} MB planned, budget {EVAL_BUDGET_MB:g} MB); "
          f"in turns with the floor, median of {EVAL_REPEATS}"),
         ("floor", floor_products(users_eval, item_emb, best[1]),
          f"item_emb @ user_emb[tile].T for all users, tile {best[1]} (fastest of {widths})"),
@@ -467,7 +468,7 @@ def markdown(b: Bench, header: list[str]) -> str:
                      f"| {rate} | {r.note} |")
     lines += ["", "`x bcl-rec`: seconds / bcl-rec's seconds for the same task and dataset "
               "(above 1: bcl-rec is faster; for `floor` rows, below 1 is the headroom left)."]
-    lines += [f"- {note}" for note in b.notes]
+    lines += [f"- {note}" for note in dict.fromkeys(b.notes)]  # each note once
     return "\n".join(lines) + "\n"
 
 

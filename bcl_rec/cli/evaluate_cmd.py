@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
+
+from bcl_rec.cli.saved_run_args import add_saved_run_arguments
 
 
 def add_evaluate_parser(sub: Any) -> argparse.ArgumentParser:
@@ -19,16 +20,13 @@ def add_evaluate_parser(sub: Any) -> argparse.ArgumentParser:
         "rank every item for every user with a held-out item. The test split excludes train "
         "and validation items from the candidates; the valid split excludes train items.",
     )
-    parser.add_argument("--run", type=Path, required=True, metavar="DIR", help="run folder")
     parser.add_argument("--split", choices=("test", "valid"), default="test")
     parser.add_argument(
         "--topk", type=int, nargs="+", metavar="K", help="cut-offs (default: the run's eval.topk)"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--data-dir", type=Path, help="folder holding the dataset (or its parent)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     parser.add_argument("--users-per-batch", type=int, help="users scored at once")
     parser.add_argument("--max-memory-mb", type=float, help="memory budget of the score tiles")
+    add_saved_run_arguments(parser)
     parser.set_defaults(func=run_evaluate)
     return parser
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
+
+from bcl_rec.cli.saved_run_args import add_saved_run_arguments
 
 
 def add_recommend_parser(sub: Any) -> argparse.ArgumentParser:
@@ -19,13 +20,10 @@ def add_recommend_parser(sub: Any) -> argparse.ArgumentParser:
         "split are left out; test items stay candidates (they are the held-out future, so a "
         "test item may appear in the list).",
     )
-    parser.add_argument("--run", type=Path, required=True, metavar="DIR", help="run folder")
     parser.add_argument("--user", required=True, metavar="RAW_ID",
                         help="user id as written in the data file")
     parser.add_argument("-k", "--k", type=int, default=10, help="how many items (default 10)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--data-dir", type=Path, help="folder holding the dataset (or its parent)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    add_saved_run_arguments(parser)
     parser.set_defaults(func=run_recommend)
     return parser
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 
-def _sum_dtype(n_rows: int) -> torch.dtype:
+def exact_sum_dtype(n_rows: int) -> torch.dtype:
     """float32 sums of 0/1 flags are exact integers up to 2**24 rows; beyond, float64."""
     return torch.float32 if n_rows <= 2**24 else torch.float64
 
@@ -30,4 +30,4 @@ def count_at_least(
             flags overwrite the scores) when None.
     """
     flags = torch.ge(scores, thresholds, out=scores if out is None else out)
-    return flags.sum(0, dtype=_sum_dtype(scores.shape[0])).long()
+    return flags.sum(0, dtype=exact_sum_dtype(scores.shape[0])).long()

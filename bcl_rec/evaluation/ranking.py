@@ -46,7 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from bcl_rec.evaluation.counting import count_at_least
+from bcl_rec.evaluation.counting import count_at_least, exact_sum_dtype
 from bcl_rec.evaluation.metrics import user_metrics
 from bcl_rec.evaluation.plan import TilePlan, plan_tiles
 
@@ -109,8 +109,9 @@ class FullRankingEvaluator:
         self._n_candidates = self.n_items - np.diff(excl.indptr) - self._n_held
         self._order = torch.as_tensor(order, dtype=torch.long, device=self.device)
         step, width = self.plan.users, self.plan.width
-        self._held = _Entries(held, step, width, self.device)
-        self._excl = _Entries(excl, step, width, self.device)
+        several = slice(0, self._n_several)  # whole tiles: only these rows look entries up
+        self._held = _Entries(held[several], step, width, self.device)
+        self._excl = _Entries(excl[several], step, width, self.device)
         self._blocked = _BlockedTiles(held, excl, self._n_several, self.plan, self.device)
 
     @property
@@ -166,22 +167,23 @@ class FullRankingEvaluator:
         items = item_emb.detach().to(self.device).contiguous()
         users = user_emb.detach().to(self.device)
         blocks = _item_blocks(items, self.plan.block_rows)
-        nonheld = torch.zeros(len(self._held.cols), dtype=torch.long, device=self.device)
+        nonheld = torch.zeros(int(self._held_ptr[-1]), dtype=torch.long, device=self.device)
         held_above = torch.zeros_like(nonheld)
         if self._n_several:
-            self._count_several(users, items, blocks, nonheld, held_above)
+            self._count_several(users, blocks, nonheld, held_above)
         if self._n_several < len(self.users):
             self._count_blocked(users, blocks, nonheld)
         return nonheld.cpu().numpy(), held_above.cpu().numpy()
 
-    def _count_several(self, users, items, blocks, nonheld, held_above) -> None:
+    def _count_several(self, users, blocks, nonheld, held_above) -> None:
         """Users with several held-out items: whole ``[n_items, width]`` tiles (computed block by
         block, so every score is the one the one-item path computes), one counting pass per
         held-out slot."""
         n, width, step, dev = self.n_items, self.plan.width, self.plan.users, self.device
-        tile = torch.empty(n, width, dtype=items.dtype, device=dev)
-        rows = torch.zeros(width, items.shape[1], dtype=items.dtype, device=dev)
-        scratch = torch.empty(n, width, dtype=items.dtype, device=dev)
+        dtype, dim = blocks[0].dtype, blocks[0].shape[1]
+        tile = torch.empty(n, width, dtype=dtype, device=dev)
+        rows = torch.zeros(width, dim, dtype=dtype, device=dev)
+        scratch = torch.empty(n, width, dtype=dtype, device=dev)
         for start in range(0, self._n_several, step):
             stop = min(start + step, self._n_several)
             b = stop - start
@@ -212,7 +214,7 @@ class FullRankingEvaluator:
         flat = block.view(-1)
         rows = torch.zeros(width, blocks[0].shape[1], dtype=dtype, device=dev)
         thresholds = torch.full((width,), torch.inf, dtype=dtype, device=dev)
-        sum_dtype = torch.float32 if self.n_items <= 2**24 else torch.float64  # exact sums
+        sum_dtype = exact_sum_dtype(self.n_items)
         part = torch.empty(width, dtype=sum_dtype, device=dev)
         acc = torch.empty(width, dtype=sum_dtype, device=dev)
         counts = torch.empty(len(blocked.entries), dtype=sum_dtype, device=dev)

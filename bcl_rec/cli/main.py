@@ -13,6 +13,7 @@ from bcl_rec.cli.data_cmd import add_data_parser
 from bcl_rec.cli.evaluate_cmd import add_evaluate_parser
 from bcl_rec.cli.recbole_cmd import add_parser as add_recbole_parser
 from bcl_rec.cli.recommend_cmd import add_recommend_parser
+from bcl_rec.cli.sweep_cmd import add_sweep_parser
 from bcl_rec.config import ConfigError, load_config
 from bcl_rec.data.errors import DataError, DatasetNotFoundError
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_parser(sub)
     add_evaluate_parser(sub)
     add_recommend_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 

@@ -19,8 +19,8 @@ def spherical_kmeans(
     The rows are L2-normalised; the ``k`` initial centroids are rows drawn by k-means++ seeding
     (each next one with probability proportional to the squared cosine distance ``1 - cos`` to the
     nearest chosen one) from ``generator`` (on its own device, so a seed fixes the result); then
-    ``iters`` Lloyd steps assign every row to its most similar centroid and move each centroid to the
-    normalised mean of its rows (an empty cluster keeps its centroid). ``confidence`` is the
+    ``iters`` Lloyd steps assign every row to its most similar centroid and move each centroid to
+    the normalised mean of its rows (an empty cluster keeps its centroid). ``confidence`` is the
     cosine between a row and its final centroid (IFND's confidence).
 
     Shape:

@@ -1,4 +1,5 @@
-"""Losses for implicit-feedback recommenders: BCL, DPL, DCL, HCL, BPR and sampled softmax.
+"""Losses for implicit-feedback recommenders: BCL, DPL, DCL, HCL, BPR, sampled softmax, IFND,
+PCL and H-SCL.
 
 Every loss takes the scores of one observed positive, N uniformly sampled unlabeled items and
 optionally M extra positives per row, and returns a :class:`LossOutput`. Build one from a
@@ -14,6 +15,10 @@ from .config import LOSS_NAMES, LossConfig
 from .debiased import DCLLoss, HCLLoss
 from .dpl import DPLLoss
 from .factory import build_loss, loss_kwargs
+from .hscl import HSCLLoss
+from .ifnd import FalseNegativeDetector, IFNDLoss
+from .kmeans import spherical_kmeans
+from .pcl import PCLLoss
 from .softmax import SampledSoftmaxLoss
 
 __all__ = [
@@ -22,11 +27,15 @@ __all__ = [
     "BPRLoss",
     "DCLLoss",
     "DPLLoss",
+    "FalseNegativeDetector",
     "HCLLoss",
+    "HSCLLoss",
+    "IFNDLoss",
     "LOSSES",
     "LOSS_NAMES",
     "LossConfig",
     "LossOutput",
+    "PCLLoss",
     "RecLoss",
     "SampledSoftmaxLoss",
     "alpha_from_auc",
@@ -39,5 +48,6 @@ __all__ = [
     "get_loss_class",
     "loss_kwargs",
     "register",
+    "spherical_kmeans",
     "weights_from_t",
 ]

@@ -42,11 +42,23 @@ class RecLoss(nn.Module):
         - extra: :math:`(B, M)` scores of M extra observed positives of the same user, or ``None``
         - ref: :math:`(B, K)` scores for the catalogue ECDF, or ``None``; entries that are not
           unlabeled items must be ``+inf`` and are never counted
+        - items: ``(pos_items (B,), neg_items (B, N))`` item ids, given when ``needs_items``
+        - vectors: ``(user (B, d), pos (B, d), neg (B, N, d))`` embeddings the scores came from,
+          given when ``needs_vectors``
         - output: :class:`LossOutput` with a scalar ``loss``
+
+    Losses that need more than scores say so with ``needs_items`` / ``needs_vectors`` (class or
+    instance attributes) and override :meth:`compute_with`; losses with per-epoch state (e.g. a
+    re-clustering) set ``needs_epoch_hook`` and override :meth:`on_epoch_start`, which the trainer
+    calls before every epoch. A loss's own parameters (``self.parameters()``) are optimised by the
+    trainer together with the model's.
     """
 
     name: ClassVar[str] = ""
     needs_extras: ClassVar[bool] = False
+    needs_items: ClassVar[bool] = False
+    needs_vectors: ClassVar[bool] = False
+    needs_epoch_hook: ClassVar[bool] = False
 
     def __init__(self, temperature: float = 1.0) -> None:
         super().__init__()
@@ -63,6 +75,9 @@ class RecLoss(nn.Module):
         neg: Tensor,
         extra: Tensor | None = None,
         ref: Tensor | None = None,
+        *,
+        items: tuple[Tensor, Tensor] | None = None,
+        vectors: tuple[Tensor, Tensor, Tensor] | None = None,
     ) -> LossOutput:
         extra = validate_inputs(pos, neg, extra, ref)
         if self.uses_reference and ref is None:
@@ -71,7 +86,30 @@ class RecLoss(nn.Module):
             raise ValueError(
                 f"{self.name}: extra positives are required (extra with shape [B, M], M >= 1)"
             )
-        return self.compute(pos, neg, extra, ref if self.uses_reference else None)
+        ref = ref if self.uses_reference else None
+        if not (self.needs_items or self.needs_vectors):
+            return self.compute(pos, neg, extra, ref)
+        if self.needs_items:
+            _check_items(items, neg)
+        if self.needs_vectors:
+            _check_vectors(vectors, neg)
+        return self.compute_with(pos, neg, extra, ref, items, vectors)
+
+    def compute_with(
+        self,
+        pos: Tensor,
+        neg: Tensor,
+        extra: Tensor | None,
+        ref: Tensor | None,
+        items: tuple[Tensor, Tensor] | None,
+        vectors: tuple[Tensor, Tensor, Tensor] | None,
+    ) -> LossOutput:
+        """Loss for losses that need item ids or embeddings (checked against ``neg``'s shape)."""
+        return self.compute(pos, neg, extra, ref)
+
+    def on_epoch_start(self, epoch: int, model: nn.Module, generator: torch.Generator) -> None:
+        """Called by the trainer before epoch ``epoch`` (1-based) with the model being trained
+        and the run's generator; a no-op unless the loss keeps per-epoch state."""
 
     def compute(
         self, pos: Tensor, neg: Tensor, extra: Tensor | None, ref: Tensor | None
@@ -85,6 +123,42 @@ def _check_finite(x: Tensor, name: str) -> None:
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or +-inf scores")
+
+
+def _check_items(items: object, neg: Tensor) -> None:
+    b, n = neg.shape
+    ok = (
+        isinstance(items, tuple)
+        and len(items) == 2
+        and all(isinstance(t, Tensor) and not t.is_floating_point() for t in items)
+        and items[0].shape == (b,)
+        and items[1].shape == (b, n)
+    )
+    if not ok:
+        raise ValueError(
+            f"items must be (pos_items [B], neg_items [B, N]) integer tensors with B = {b}, "
+            f"N = {n}; this loss needs the rows' item ids"
+        )
+
+
+def _check_vectors(vectors: object, neg: Tensor) -> None:
+    b, n = neg.shape
+    ok = (
+        isinstance(vectors, tuple)
+        and len(vectors) == 3
+        and all(isinstance(t, Tensor) and t.is_floating_point() for t in vectors)
+        and vectors[0].dim() == 2
+        and vectors[0].shape[0] == b
+        and vectors[1].shape == vectors[0].shape
+        and vectors[2].shape == (b, n, vectors[0].shape[1])
+    )
+    if not ok:
+        raise ValueError(
+            f"vectors must be (user [B, d], pos [B, d], neg [B, N, d]) float tensors with "
+            f"B = {b}, N = {n}; this loss needs the rows' embeddings"
+        )
+    for t, what in zip(vectors, ("user", "pos", "neg"), strict=True):
+        _check_finite(t, f"vectors ({what})")
 
 
 def validate_inputs(

@@ -19,7 +19,7 @@ from ._checks import (
 
 __all__ = ["LOSS_NAMES", "LossConfig"]
 
-LOSS_NAMES = ("bpr", "bcl", "bcl-nce", "dpl", "dcl", "hcl", "ssm")
+LOSS_NAMES = ("bpr", "bcl", "bcl-nce", "dpl", "dcl", "hcl", "ssm", "ifnd", "pcl", "hscl")
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
@@ -52,6 +52,11 @@ class LossConfig:
     ``temperature`` divides the scores in every loss: in the contrastive losses (bcl-nce, dcl, hcl,
     ssm) as usual, and in the pairwise ones (bpr, bcl, dpl) too when it differs from 1 (the
     default 1 leaves them unchanged). BCL weights are rank-based and unaffected by it.
+
+    IFND (``ifnd_*``), PCL (``pcl_*``) and H-SCL (``hscl_*``) keys: see docs/losses.md. The BCL
+    posterior they may use (``ifnd_source: posterior``, ``hscl_q: posterior``) takes ``alpha``,
+    ``tau_plus`` and ``ecdf``. ``detach_weights`` defaults to False for HCL (reference parity) and
+    True for H-SCL.
     """
 
     name: str = "bcl"
@@ -71,12 +76,26 @@ class LossConfig:
     self_normalise: bool = False
     temperature: float = 1.0
     hcl_beta: float = 1.0
-    detach_weights: bool = False
+    detach_weights: bool | None = None
     s_min: float | None = None
     dcl_pos: str = "anchor"
     dpl_floor: float = 0.01
     normalize_by_tau_minus: bool = False
     bpr_first_only: bool = False
+    ifnd_mode: str = "elimination"
+    ifnd_source: str = "kmeans"
+    ifnd_clusters: tuple[int, ...] = (100, 30)
+    ifnd_every: int = 1
+    ifnd_warmup: int = 10
+    ifnd_end: int = 100
+    ifnd_threshold: float = 0.2
+    pcl_form: str = "A"
+    pcl_kappa: str = "learned"
+    pcl_kappa_min: float = 5.0
+    pcl_kappa_max: float = 50.0
+    pcl_lambda: float = 1e-4
+    hscl_gamma: float = 1.0
+    hscl_q: str = "ones"
 
     def __post_init__(self) -> None:
         def put(field: str, value: object) -> None:
@@ -121,6 +140,8 @@ class LossConfig:
         _check_bool(self.self_normalise, "loss.self_normalise")
         put("temperature", check_positive(self.temperature, "loss.temperature"))
         put("hcl_beta", check_non_negative(self.hcl_beta, "loss.hcl_beta"))
+        if self.detach_weights is None:
+            put("detach_weights", self.name == "hscl")
         _check_bool(self.detach_weights, "loss.detach_weights")
         if self.s_min is not None:
             put("s_min", check_finite(self.s_min, "loss.s_min"))
@@ -132,6 +153,53 @@ class LossConfig:
         put("dpl_floor", check_positive(self.dpl_floor, "loss.dpl_floor"))
         _check_bool(self.normalize_by_tau_minus, "loss.normalize_by_tau_minus")
         _check_bool(self.bpr_first_only, "loss.bpr_first_only")
+        self._check_seeds(put)
+
+    def _check_seeds(self, put: Any) -> None:
+        """The IFND, PCL and H-SCL keys."""
+        check_choice(self.ifnd_mode, "loss.ifnd_mode", ("elimination", "attraction"))
+        check_choice(self.ifnd_source, "loss.ifnd_source", ("kmeans", "posterior"))
+        clusters = self.ifnd_clusters
+        if not (
+            isinstance(clusters, (list, tuple))
+            and len(clusters) > 0
+            and all(isinstance(k, int) and not isinstance(k, bool) and k >= 2 for k in clusters)
+        ):
+            raise ValueError(
+                f"loss.ifnd_clusters must be a non-empty list of integers >= 2, got {clusters!r}"
+            )
+        put("ifnd_clusters", tuple(clusters))
+        _check_int(self.ifnd_every, "loss.ifnd_every", 1)
+        _check_int(self.ifnd_warmup, "loss.ifnd_warmup", 0)
+        _check_int(self.ifnd_end, "loss.ifnd_end", 1)
+        if self.ifnd_end <= self.ifnd_warmup:
+            raise ValueError(
+                f"loss.ifnd_end must be > loss.ifnd_warmup ({self.ifnd_warmup}), "
+                f"got {self.ifnd_end}"
+            )
+        put("ifnd_threshold", check_positive(self.ifnd_threshold, "loss.ifnd_threshold"))
+        if self.ifnd_threshold >= 1.0:
+            raise ValueError(f"loss.ifnd_threshold must be in (0, 1), got {self.ifnd_threshold!r}")
+        check_choice(self.pcl_form, "loss.pcl_form", ("A", "B"))
+        check_choice(self.pcl_kappa, "loss.pcl_kappa", ("learned", "norm"))
+        put("pcl_kappa_min", check_positive(self.pcl_kappa_min, "loss.pcl_kappa_min"))
+        put("pcl_kappa_max", check_positive(self.pcl_kappa_max, "loss.pcl_kappa_max"))
+        if self.pcl_kappa_max <= self.pcl_kappa_min:
+            raise ValueError(
+                f"loss.pcl_kappa_max must be > loss.pcl_kappa_min ({self.pcl_kappa_min}), "
+                f"got {self.pcl_kappa_max}"
+            )
+        put("pcl_lambda", check_non_negative(self.pcl_lambda, "loss.pcl_lambda"))
+        put("hscl_gamma", check_non_negative(self.hscl_gamma, "loss.hscl_gamma"))
+        check_choice(self.hscl_q, "loss.hscl_q", ("ones", "posterior", "ifnd"))
+        uses_posterior = (self.name == "ifnd" and self.ifnd_source == "posterior") or (
+            self.name == "hscl" and self.hscl_q == "posterior"
+        )
+        if uses_posterior and self.alpha == "auto":
+            raise ValueError(
+                f"loss.alpha must be a number in [0.5, 1) for the BCL posterior of "
+                f"loss.name={self.name!r}, got 'auto'"
+            )
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LossConfig:

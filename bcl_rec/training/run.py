@@ -50,7 +50,7 @@ def train_run(
     device = resolve_device(config.train.device)
     generator = torch.Generator(device="cpu").manual_seed(config.train.seed)
     model = build_model(config.model, split.train, generator=generator)
-    loss_fn = build_loss(config.loss)
+    loss_fn = build_loss(config.loss, embedding_dim=config.model.dim)
     sample_gen = (
         generator
         if device.type == "cpu"

@@ -75,9 +75,10 @@ class Trainer:
         self.pair_users = torch.as_tensor(users, device=device)
         self.pair_items = torch.as_tensor(items, device=device)
         self.train_csr = TorchCSR(split.train, device)
-        # foreach: the same arithmetic as the per-tensor loop (bitwise), in fewer, larger kernels
+        # foreach: the same arithmetic as the per-tensor loop (bitwise), in fewer, larger kernels;
+        # a loss with its own parameters (e.g. PCL's concentration heads) is optimised too
         self.optimizer = torch.optim.Adam(
-            self.model.parameters(),
+            [*self.model.parameters(), *self.loss_fn.parameters()],
             lr=train_cfg.lr,
             weight_decay=train_cfg.weight_decay,
             foreach=True,
@@ -197,11 +198,27 @@ class Trainer:
         neg = pair_scores(u, gather(item_emb, neg_items))
         extra = pair_scores(u, gather(item_emb, extra_items)) if extra_items is not None else None
         ref = self.reference_scores(users, u, item_emb) if self.loss_fn.uses_reference else None
-        out = self.loss_fn(pos, neg, extra, ref)
+        inputs = self.loss_inputs(u, item_emb, pos_items, neg_items)
+        out = self.loss_fn(pos, neg, extra, ref, **inputs)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         self.optimizer.step()
         return out
+
+    def loss_inputs(
+        self,
+        u: torch.Tensor,
+        item_emb: torch.Tensor,
+        pos_items: torch.Tensor,
+        neg_items: torch.Tensor,
+    ) -> dict[str, tuple[torch.Tensor, ...]]:
+        """The item ids and/or embeddings a loss asks for (``needs_items`` / ``needs_vectors``)."""
+        inputs: dict[str, tuple[torch.Tensor, ...]] = {}
+        if self.loss_fn.needs_items:
+            inputs["items"] = (pos_items, neg_items)
+        if self.loss_fn.needs_vectors:
+            inputs["vectors"] = (u, gather(item_emb, pos_items), gather(item_emb, neg_items))
+        return inputs
 
     @torch.no_grad()
     def reference_scores(
@@ -235,6 +252,7 @@ class Trainer:
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
             self.alpha.epoch_start(epoch)
+            self.loss_fn.on_epoch_start(epoch, self.model, self.generator)
             alpha_used = self.alpha.alpha
             with tqdm(
                 total=n_pairs,

@@ -53,6 +53,20 @@ EXPECTED_DEFAULTS = {
     "dpl_floor": 0.01,
     "normalize_by_tau_minus": False,
     "bpr_first_only": False,
+    "ifnd_mode": "elimination",
+    "ifnd_source": "kmeans",
+    "ifnd_clusters": (100, 30),
+    "ifnd_every": 1,
+    "ifnd_warmup": 10,
+    "ifnd_end": 100,
+    "ifnd_threshold": 0.2,
+    "pcl_form": "A",
+    "pcl_kappa": "learned",
+    "pcl_kappa_min": 5.0,
+    "pcl_kappa_max": 50.0,
+    "pcl_lambda": 1e-4,
+    "hscl_gamma": 1.0,
+    "hscl_q": "ones",
 }
 
 
@@ -272,9 +286,15 @@ def test_auto_alpha_starts_at_half(name: str) -> None:
 
 def test_every_config_name_builds_and_runs() -> None:
     pos, neg, extra = torch.randn(4), torch.randn(4, 6), torch.randn(4, 2)
+    items = (torch.zeros(4, dtype=torch.long), torch.ones(4, 6, dtype=torch.long))
+    vectors = (torch.randn(4, 3), torch.randn(4, 3), torch.randn(4, 6, 3))
     for name in LOSS_NAMES:
         cfg = LossConfig(name=name, num_extras=2, s_min=-5.0)
-        out = build_loss(cfg)(pos, neg, extra)
+        loss = build_loss(cfg, embedding_dim=3)
+        more = {"items": items} if loss.needs_items else {}
+        if loss.needs_vectors:
+            more["vectors"] = vectors
+        out = loss(pos, neg, extra, **more)
         assert isinstance(out, LossOutput) and out.loss.dim() == 0
 
 

@@ -405,8 +405,18 @@ def test_dcl_hcl_match_bcl_reference_criterion(t: float) -> None:
 
 def test_every_registered_loss_returns_scalar_and_detached_stats() -> None:
     pos, neg, extra = _rows(seed=23)
-    kwargs = {"dcl": {"s_min": -5.0}, "hcl": {"s_min": -5.0}}
+    kwargs = {"dcl": {"s_min": -5.0}, "hcl": {"s_min": -5.0}, "pcl": {"dim": 3}}
+    b, n = neg.shape
+    g = torch.Generator().manual_seed(24)
+    items = (torch.zeros(b, dtype=torch.long), torch.ones(b, n, dtype=torch.long))
+    vectors = tuple(
+        torch.randn(*shape, generator=g, dtype=neg.dtype) for shape in ((b, 3), (b, 3), (b, n, 3))
+    )
     for name, cls in LOSSES.items():
-        out = cls(**kwargs.get(name, {}))(pos, neg, extra)
+        loss = cls(**kwargs.get(name, {})).to(neg.dtype)
+        more = {"items": items} if loss.needs_items else {}
+        if loss.needs_vectors:
+            more["vectors"] = vectors
+        out = loss(pos, neg, extra, **more)
         assert out.loss.dim() == 0 and torch.isfinite(out.loss), name
         assert all(v.dim() == 0 and not v.requires_grad for v in out.stats.values()), name

@@ -29,10 +29,21 @@ from bcl_rec.integrations.recbole.settings import (
     negatives_per_positive,
     setting,
 )
-from bcl_rec.losses import LossOutput, build_loss
+from bcl_rec.losses import LossOutput, RecLoss, build_loss
 from bcl_rec.models.base import Recommender, gather, pair_scores
 from bcl_rec.models.mf import MF
 from bcl_rec.sparse import TorchCSR
+
+
+def refuse_trainer_only(loss_fn: RecLoss) -> None:
+    """Reject losses that need bcl-rec's trainer: per-row item ids or embeddings, or an epoch
+    hook (IFND, PCL, H-SCL with IFND masks); RecBole's trainer provides neither."""
+    if loss_fn.needs_items or loss_fn.needs_vectors or loss_fn.needs_epoch_hook:
+        raise ValueError(
+            f"loss.name = {loss_fn.name!r} (with these settings) needs bcl-rec's own trainer "
+            "(`bcl-rec train`): it uses the rows' item ids, embeddings or an epoch hook, which "
+            "the RecBole integration does not provide"
+        )
 
 
 class BCLRecommender(GeneralRecommender):
@@ -45,7 +56,10 @@ class BCLRecommender(GeneralRecommender):
         super().__init__(config, dataset)
         self.num_negatives = negatives_per_positive(config)
         self.loss_config = loss_config(config, self.num_negatives)
-        self.loss_fn = build_loss(self.loss_config)
+        self.loss_fn = build_loss(
+            self.loss_config, embedding_dim=int(self.setting(config, "embedding_size"))
+        )
+        refuse_trainer_only(self.loss_fn)
         self.seed = int(config["seed"] or 0)
         train = dataset.inter_matrix(form="csr").astype(np.float32)
         train.data[:] = 1.0

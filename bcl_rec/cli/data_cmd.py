@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from bcl_rec.data.config import DataConfig, data_config_from_mapping
+from bcl_rec.data.config import PRESPLIT_POLICIES, DataConfig, data_config_from_mapping
 from bcl_rec.errors import ConfigError
 
 #: flag -> DataConfig key, for the flags that map one to one.
@@ -103,7 +103,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--train", help="pre-split train file")
     group.add_argument("--valid", help="pre-split validation file")
     group.add_argument("--test", help="pre-split test file")
-    group.add_argument("--presplit-policy", choices=("error", "drop"))
+    group.add_argument("--presplit-policy", choices=PRESPLIT_POLICIES)
     group.add_argument("--seed", type=int)
     group.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
 

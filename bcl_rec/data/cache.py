@@ -7,8 +7,9 @@ never read again. A file is written under a temporary name in the same folder an
 place, so a crash or a full disk never leaves a half-written entry that could be loaded.
 
 Contents (no pickles): the CSR ``indptr``/``indices`` of train, valid and test, the shape, the
-raw user/item ids (int64, or UTF-8 text joined by NUL with offsets) and optional titles, plus a
-JSON ``meta`` record describing the source.
+raw user/item ids (int64, or UTF-8 text joined by NUL with offsets) and optional titles, the
+per-user counts of held-out items kept as misses (``valid_missing``/``test_missing``, only when
+some are nonzero; absent means zeros), plus a JSON ``meta`` record describing the source.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bcl_rec.data.split import Split
 
 CACHE_FORMAT = 1
 _PARTS = ("train", "valid", "test")
+_MISSING = ("valid_missing", "test_missing")
 #: Options that do not change the prepared split (where it comes from is in the file list).
 _NOT_IN_KEY = ("name", "cache")
 
@@ -78,6 +80,9 @@ def save_split(split: Split, path: Path, meta: dict[str, Any]) -> None:
         matrix = getattr(split, part)
         arrays[f"{part}_indptr"] = matrix.indptr
         arrays[f"{part}_indices"] = matrix.indices
+    for name in _MISSING:
+        if getattr(split, name).any():
+            arrays[name] = getattr(split, name)
     _put_ids(arrays, "user_ids", split.user_ids)
     _put_ids(arrays, "item_ids", split.item_ids)
     if split.item_titles is not None:
@@ -117,15 +122,18 @@ def load_cached_split(path: Path) -> tuple[Split, dict[str, Any]] | None:
             titles = _get_ids(stored, "item_titles") if "item_titles_offsets" in stored else None
             if titles is not None:
                 titles = titles.astype(object)
+            missing = {name: stored[name] for name in _MISSING if name in stored}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
         warnings.warn(f"ignoring unreadable cache entry {path} ({err}); rebuilding it",
                       stacklevel=2)
         path.unlink(missing_ok=True)
         return None
-    if len(user_ids) != shape[0] or len(item_ids) != shape[1]:
+    if len(user_ids) != shape[0] or len(item_ids) != shape[1] or any(
+        v.shape != (shape[0],) for v in missing.values()
+    ):
         path.unlink(missing_ok=True)
         return None
-    split = Split(item_titles=titles, user_ids=user_ids, item_ids=item_ids, **matrices)
+    split = Split(item_titles=titles, user_ids=user_ids, item_ids=item_ids, **matrices, **missing)
     return split, meta
 
 

@@ -29,7 +29,7 @@ FORMATS = (
 )
 SPLITS = ("auto", "leave-one-out", "ratio", "presplit")
 ORDERS = ("auto", "time", "random")
-PRESPLIT_POLICIES = ("error", "drop")
+PRESPLIT_POLICIES = ("error", "drop", "miss")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
 
 
@@ -61,7 +61,9 @@ class DataConfig:
     validation file one training item per user is held out for validation). ``order`` is
     ``time`` or ``random`` (seeded by ``seed``); ``auto`` means by time when the data has
     timestamps. ``presplit_policy`` says what to do with held-out rows whose user or item is not
-    in train, or that repeat a training pair: ``error`` or ``drop``.
+    in train, or that repeat a training pair: ``error``, ``drop``, or ``miss`` (held-out items not
+    in train stay as misses that are never ranked, as the LightGCN and DPL protocols count them;
+    the other rows are dropped).
 
     ``cache`` keeps the processed split in the per-user cache, keyed by a hash of the input files
     and of these options, so the next run loads it in a fraction of the time.

@@ -8,6 +8,7 @@ stores the result (see :mod:`bcl_rec.data.cache`).
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from bcl_rec.data.cache import cache_file, load_cached_split, save_split
 from bcl_rec.data.config import DataConfig
 from bcl_rec.data.filters import apply_filters, filter_min_rating
 from bcl_rec.data.interactions import Interactions
-from bcl_rec.data.presplit import PresplitReport, assemble_presplit
+from bcl_rec.data.presplit import PresplitReport, assemble_presplit, presplit_summary
 from bcl_rec.data.rawlog import RawLog
 from bcl_rec.data.readers import read_file, read_titles
 from bcl_rec.data.registry import cache_dir
@@ -107,7 +108,11 @@ def prepare_split(
     cache_root: str | Path | None = None,
     force: bool = False,
 ) -> Prepared:
-    """Resolve, then load the split from the cache or build and cache it."""
+    """Resolve, then load the split from the cache or build and cache it.
+
+    What the pre-split checks dropped or kept as misses is printed to stderr, one line per
+    held-out part, on every load (from the cache too: it changes what the metrics mean).
+    """
     start = time.perf_counter()
     source = resolve_source(as_config(data), data_dir)
     path = None
@@ -116,12 +121,19 @@ def prepare_split(
         cached = None if force else load_cached_split(path)
         if cached is not None:
             split, meta = cached
+            _print_notes(meta)
             return Prepared(split, source, path, True, time.perf_counter() - start, meta)
     split, notes = build_split(source)
     meta = describe(source, split, notes)
     if path is not None:
         save_split(split, path, meta)
+    _print_notes(meta)
     return Prepared(split, source, path, False, time.perf_counter() - start, meta)
+
+
+def _print_notes(meta: dict[str, Any]) -> None:
+    for line in presplit_summary(meta.get("presplit", {})):
+        print(line, file=sys.stderr)
 
 
 def load_split(

@@ -31,6 +31,10 @@ class Split:
 
     Every matrix has shape ``(n_users, n_items)``, dtype float32, sorted column indices and no
     duplicates. Users with no validation (or test) item simply have an empty row there.
+
+    ``valid_missing`` / ``test_missing`` count, per user, held-out items that are not in the
+    catalogue (pre-split data read with ``data.presplit_policy: miss``): evaluation counts them
+    as misses. Zeros (int64) when not given.
     """
 
     train: sp.csr_matrix
@@ -39,6 +43,18 @@ class Split:
     user_ids: np.ndarray
     item_ids: np.ndarray
     item_titles: np.ndarray | None = None
+    valid_missing: np.ndarray = None  # type: ignore[assignment]  # zeros when not given
+    test_missing: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        for name in ("valid_missing", "test_missing"):
+            value = getattr(self, name)
+            value = (np.zeros(self.n_users, dtype=np.int64) if value is None
+                     else np.asarray(value, dtype=np.int64))
+            if value.shape != (self.n_users,):
+                raise ValueError(f"Split.{name} needs one count per user ({self.n_users}), got "
+                                 f"shape {value.shape}")
+            object.__setattr__(self, name, value)
 
     @property
     def n_users(self) -> int:

@@ -18,6 +18,7 @@ def user_metrics(
     indptr: np.ndarray,
     n_candidates: np.ndarray,
     topk: Sequence[int],
+    n_missing: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """``recall@K``, ``ndcg@K``, ``mrr@K`` and ``auc`` per user (see the ranking module).
 
@@ -28,9 +29,13 @@ def user_metrics(
         indptr: ``[n_users + 1]`` entry offsets of each user.
         n_candidates: per user, the candidates that are not held out.
         topk: cut-offs K.
+        n_missing: per user, held-out items that cannot be ranked (not in the catalogue): they
+            are never a hit but count in |H| (recall's denominator, the ideal DCG) and add 0 to
+            the AUC sum. None means none.
     """
     starts = indptr[:-1]
-    n_held = np.diff(indptr)
+    n_ranked = np.diff(indptr)
+    n_held = n_ranked if n_missing is None else n_ranked + n_missing
     pos = nonheld_above + held_above
     pos_f = pos.astype(np.float64)
     out: dict[str, np.ndarray] = {}
@@ -40,10 +45,10 @@ def user_metrics(
         hit = pos < k
         ideal = np.minimum(n_held, k)
         idcg = np.cumsum(1.0 / np.log2(np.arange(k, dtype=np.float64) + 2.0))[ideal - 1]
-        out[f"recall@{k}"] = np.add.reduceat(hit.astype(np.float64), starts) / ideal
+        out[f"recall@{k}"] = np.add.reduceat(hit.astype(np.float64), starts) / n_held
         out[f"ndcg@{k}"] = np.add.reduceat(np.where(hit, gain, 0.0), starts) / idcg
         out[f"mrr@{k}"] = np.where(best < k, 1.0 / (best + 1.0), 0.0)
-    cand = np.repeat(n_candidates, n_held).astype(np.float64)
+    cand = np.repeat(n_candidates, n_ranked).astype(np.float64)
     below = cand - nonheld_above
     out["auc"] = np.add.reduceat(below / np.maximum(cand, 1.0), starts) / n_held
     return out

@@ -6,12 +6,18 @@ ranked above it, where ties count *against* h (pessimistic): a non-held-out cand
 when ``s_j >= s_h``; another held-out item h' is above h when ``s_h' > s_h`` or, on a tie, when it
 comes first in column order. Metrics, averaged over users with a held-out item:
 
-- ``recall@K`` = hits in the top K / min(K, |H|)  (= HR@K with one held-out item)
+- ``recall@K`` = hits in the top K / |H|  (the standard definition, RecBole's and LightGCN's;
+  = HR@K with one held-out item)
 - ``ndcg@K``   = sum over hits of 1/log2(pos + 2), divided by the ideal DCG of min(K, |H|) hits
   (binary gain, log2; IDCG = 1 with one held-out item)
 - ``mrr@K``    = 1/(pos + 1) of the best-placed held-out item if it is in the top K, else 0
 - ``auc``      = fraction of non-held-out candidates ranked below the held-out items (ties count
   against them), averaged over a user's held-out items; used to estimate BCL's alpha.
+
+Held-out items that cannot be ranked (``missing``: not in the catalogue, e.g. a test item that
+never occurs in train under ``data.presplit_policy: miss``) are misses: they count in |H| and in
+the ideal DCG, are never a hit, and count as ranked last in the AUC (0 candidates below them). A
+user whose held-out items are all missing is evaluated with every metric 0.
 
 How (no sort, no top-K, no users x items matrix): scores come from products
 ``item_block @ user_emb[tile].T`` over fixed blocks of item rows (:mod:`bcl_rec.evaluation.plan`:
@@ -63,6 +69,8 @@ class FullRankingEvaluator:
         max_memory_mb: budget for the score tile when ``users_per_batch`` is None.
         device: where scoring happens (the model's device).
         dim: embedding size, for the memory plan (the user rows of a tile).
+        missing: ``[n_users]`` held-out items per user that cannot be ranked (counted as
+            misses, see the module docstring); None means none.
     """
 
     def __init__(
@@ -74,6 +82,7 @@ class FullRankingEvaluator:
         max_memory_mb: float = 256.0,
         device: torch.device | str = "cpu",
         dim: int = 64,
+        missing: np.ndarray | None = None,
     ) -> None:
         if heldout.shape != exclude.shape:
             raise ValueError(f"heldout shape {heldout.shape} != exclude shape {exclude.shape}")
@@ -87,20 +96,24 @@ class FullRankingEvaluator:
         exclude = exclude - exclude.multiply(heldout)  # a held-out item is never excluded
         exclude.eliminate_zeros()
         counts = np.diff(heldout.indptr)
-        self.users = np.flatnonzero(counts > 0)
+        ranked = np.flatnonzero(counts > 0)  # users with a held-out item to rank
+        self.users, self._n_missing, self._slot = _evaluated_users(ranked, missing, self.n_users)
         self.max_heldout = int(counts.max()) if len(counts) else 0
         self.plan: TilePlan = plan_tiles(
-            self.n_items, dim, self.device, users_per_batch, max_memory_mb, len(self.users),
+            self.n_items, dim, self.device, users_per_batch, max_memory_mb, len(ranked),
             several=self.max_heldout > 1,
         )
         self.users_per_batch = self.plan.users
         # evaluation order: users with several held-out items first, most items first; then the
         # one-item users grouped by the score block their item falls in; ties by user index
-        n_held = counts[self.users]
-        first_item = heldout.indices[heldout.indptr[self.users]].astype(np.int64)
+        n_held = counts[ranked]
+        first_item = heldout.indices[heldout.indptr[ranked]].astype(np.int64)
         key = np.where(n_held > 1, -n_held, first_item // self.plan.block_rows)
         self._rank = np.argsort(key, kind="stable")
-        order = self.users[self._rank]
+        order = ranked[self._rank]
+        self._n_ranked = len(ranked)
+        if self._n_missing is not None:
+            self._n_missing = self._n_missing[self._rank]  # evaluation order
         held, excl = heldout[order], exclude[order]
         self._n_held = np.diff(held.indptr).astype(np.int64)
         self._n_several = int(np.count_nonzero(n_held > 1))
@@ -133,17 +146,17 @@ class FullRankingEvaluator:
     @torch.no_grad()
     def per_user(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each metric as a float64 vector over the evaluated users (``self.users`` order)."""
-        if len(self.users) == 0:
+        if self._n_ranked == 0:  # nothing to rank: every evaluated user has only misses
             names = [f"{m}@{k}" for k in self.topk for m in ("recall", "ndcg", "mrr")] + ["auc"]
-            return {name: torch.zeros(0, dtype=torch.float64) for name in names}
+            return {name: torch.zeros(len(self.users), dtype=torch.float64) for name in names}
         nonheld, held_above = self._count(user_emb, item_emb)
         values = user_metrics(
-            nonheld, held_above, self._held_ptr, self._n_candidates, self.topk
+            nonheld, held_above, self._held_ptr, self._n_candidates, self.topk, self._n_missing
         )
         out = {}
         for name, vec in values.items():
-            in_user_order = np.empty_like(vec)
-            in_user_order[self._rank] = vec
+            in_user_order = np.zeros(len(self.users), dtype=vec.dtype)  # all-missing users: 0
+            in_user_order[self._rank if self._slot is None else self._slot[self._rank]] = vec
             out[name] = torch.from_numpy(in_user_order)
         return out
 
@@ -151,10 +164,11 @@ class FullRankingEvaluator:
     def positions(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> torch.Tensor:
         """``[n_eval_users, max_heldout]`` 0-based positions (``-1`` pads); for tests and tools."""
         out = torch.full((len(self.users), self.max_heldout), -1, dtype=torch.long)
-        if len(self.users) == 0:
+        if self._n_ranked == 0:
             return out
         nonheld, held_above = self._count(user_emb, item_emb)
-        rows = np.repeat(self._rank, self._n_held)
+        rank = self._rank if self._slot is None else self._slot[self._rank]
+        rows = np.repeat(rank, self._n_held)
         slots = np.arange(len(nonheld)) - np.repeat(self._held_ptr[:-1], self._n_held)
         out[torch.from_numpy(rows), torch.from_numpy(slots)] = torch.from_numpy(
             nonheld + held_above
@@ -171,7 +185,7 @@ class FullRankingEvaluator:
         held_above = torch.zeros_like(nonheld)
         if self._n_several:
             self._count_several(users, blocks, nonheld, held_above)
-        if self._n_several < len(self.users):
+        if self._n_several < self._n_ranked:
             self._count_blocked(users, blocks, nonheld)
         return nonheld.cpu().numpy(), held_above.cpu().numpy()
 
@@ -247,6 +261,23 @@ class FullRankingEvaluator:
         above = (excl_scores >= targets[owner]).long()
         count.index_add_(0, owner, above, alpha=-1)
         nonheld[blocked.entries] = count
+
+
+def _evaluated_users(ranked: np.ndarray, missing: np.ndarray | None, n_users: int
+                     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The evaluated users (those with a held-out item to rank, and those with only missing
+    ones), each ranked user's missing count and its index among the evaluated users (both None
+    when no item is missing, so the common case pays nothing)."""
+    if missing is None:
+        return ranked, None, None
+    missing = np.asarray(missing)
+    if missing.shape != (n_users,) or missing.dtype.kind not in "iu" or (missing < 0).any():
+        raise ValueError(f"missing must be {n_users} non-negative ints (one per user), got "
+                         f"shape {missing.shape} dtype {missing.dtype}")
+    if not missing.any():
+        return ranked, None, None
+    users = np.union1d(ranked, np.flatnonzero(missing))
+    return users, missing[ranked].astype(np.int64), np.searchsorted(users, ranked)
 
 
 def _item_blocks(items: torch.Tensor, rows: int) -> list[torch.Tensor]:

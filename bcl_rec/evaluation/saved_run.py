@@ -51,8 +51,10 @@ class SavedRun:
         """The evaluator training used: ``valid`` against train, ``test`` against train + valid."""
         if split == "test":
             heldout, exclude = self.split.test, seen_matrix(self.split)
+            missing = self.split.test_missing
         elif split == "valid":
             heldout, exclude = self.split.valid, self.split.train
+            missing = self.split.valid_missing
         else:
             raise ValueError(f"split must be 'test' or 'valid', got {split!r}")
         cfg = self.config.eval
@@ -65,6 +67,7 @@ class SavedRun:
             max_memory_mb=max_memory_mb if max_memory_mb is not None else cfg.max_memory_mb,
             device=self.device,
             dim=self.model.dim,
+            missing=missing,
         )
 
     def user_index(self, raw_id: str) -> int:

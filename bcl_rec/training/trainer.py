@@ -83,10 +83,12 @@ class Trainer:
             weight_decay=train_cfg.weight_decay,
             foreach=True,
         )
-        self.valid_evaluator = self.evaluator(split.valid, split.train)
+        self.valid_evaluator = self.evaluator(split.valid, split.train, split.valid_missing)
         self.alpha = AlphaController(self.loss_fn, loss_cfg)
 
-    def evaluator(self, heldout, exclude) -> FullRankingEvaluator:
+    def evaluator(self, heldout, exclude, missing=None) -> FullRankingEvaluator:
+        """The evaluator of ``heldout`` against ``exclude``; ``missing`` counts per user the
+        held-out items outside the catalogue (misses, see :class:`FullRankingEvaluator`)."""
         return FullRankingEvaluator(
             heldout,
             exclude,
@@ -94,6 +96,7 @@ class Trainer:
             users_per_batch=self.eval_cfg.users_per_batch,
             max_memory_mb=self.eval_cfg.max_memory_mb,
             device=self.device,
+            missing=missing,
         )
 
     def train_epoch(self, bar: tqdm | None = None) -> dict[str, float]:
@@ -302,7 +305,7 @@ class Trainer:
         """Test metrics with train and validation items excluded from the candidates."""
         exclude = (self.split.train + self.split.valid).tocsr()
         exclude.data[:] = 1.0
-        evaluator = self.evaluator(self.split.test, exclude)
+        evaluator = self.evaluator(self.split.test, exclude, self.split.test_missing)
         self.model.eval()
         with torch.no_grad():
             user_emb, item_emb = self.model.embeddings()

@@ -9,6 +9,7 @@ from data_helpers import raw_pairs, write
 from bcl_rec.data.config import DataConfig
 from bcl_rec.data.errors import DataError
 from bcl_rec.data.load import prepare_split
+from bcl_rec.errors import ConfigError
 
 
 def lightgcn_folder(tmp_path, train, test):
@@ -49,7 +50,8 @@ def test_unseen_item_error_and_drop(tmp_path):
         prepare_split(str(folder))
     message = str(err.value)
     assert "test.txt, line 1" in message and "item 3 does not occur in the train file" in message
-    assert "presplit_policy=drop" in message
+    assert message.endswith("1 such row(s) in all. Set data.presplit_policy=drop to drop them "
+                            "(or miss to count them as misses)")
     prepared = prepare_split(DataConfig(name=str(folder), presplit_policy="drop"))
     assert raw_pairs(prepared.split, "test") == {(1, 2)}
     assert prepared.meta["presplit"]["dropped"] == {"unseen_item": 1}
@@ -99,3 +101,66 @@ def test_movielens_format_presplit(tmp_path, ml100k):
     assert split.train.nnz + split.valid.nnz == 80_000
     assert split.test.nnz == 20_000 - dropped
     assert split.valid.nnz == (np.diff(split.train.indptr) + np.diff(split.valid.indptr) >= 2).sum()
+
+
+def miss_folder(tmp_path):
+    """Train a-d; held-out items x, y, z never occur in train; users u8, u9 neither."""
+    folder = tmp_path / "ds"
+    write(folder / "train.csv", "user,item\nu1,a\nu1,b\nu1,c\nu2,a\nu2,b\nu3,c\nu3,d\nu4,a\n")
+    write(folder / "valid.csv", "user,item\nu1,z\nu4,b\n")
+    write(folder / "test.csv", "user,item\nu1,d\nu1,x\nu1,y\nu2,x\nu2,c\nu3,z\nu9,a\nu9,x\n"
+          "u8,b\nu1,x\nu2,a\n")
+    return folder
+
+
+def per_raw_user(split, counts):
+    return {u: int(c) for u, c in zip(split.user_ids.tolist(), counts.tolist(), strict=True)}
+
+
+def test_policy_miss_keeps_unseen_items_as_misses(tmp_path, capsys):
+    folder = miss_folder(tmp_path)
+    prepared = prepare_split(DataConfig(name=str(folder), presplit_policy="miss"))
+    split = prepared.split
+    assert split.item_ids.tolist() == ["a", "b", "c", "d"]  # the catalogue: train items only
+    assert raw_pairs(split, "test") == {("u1", "d"), ("u2", "c")}
+    assert raw_pairs(split, "valid") == {("u4", "b")}
+    assert per_raw_user(split, split.test_missing) == {"u1": 2, "u2": 1, "u3": 1, "u4": 0}
+    assert per_raw_user(split, split.valid_missing) == {"u1": 1, "u2": 0, "u3": 0, "u4": 0}
+    assert capsys.readouterr().err.splitlines() == [
+        "valid: 1 held-out row with items not in train kept as misses (policy miss)",
+        "test: 4 held-out rows with items not in train kept as misses (policy miss); 3 rows of "
+        "2 users not in train dropped; 1 row also in train dropped; 1 repeated row dropped",
+    ]
+    report = prepared.meta["presplit"]
+    assert report["dropped"] == {"unseen_user": 3, "train_pair": 1, "repeated_heldout": 1}
+    # the cache keeps the counts, and the summary is printed again when loading from it
+    again = prepare_split(DataConfig(name=str(folder), presplit_policy="miss"))
+    assert again.from_cache
+    assert np.array_equal(again.split.test_missing, split.test_missing)
+    assert np.array_equal(again.split.valid_missing, split.valid_missing)
+    assert again.split.test_missing.dtype == np.int64
+    assert len(capsys.readouterr().err.splitlines()) == 2
+
+
+def test_policy_drop_prints_what_it_dropped(tmp_path, capsys):
+    prepared = prepare_split(DataConfig(name=str(miss_folder(tmp_path)), presplit_policy="drop"))
+    assert not prepared.split.test_missing.any() and not prepared.split.valid_missing.any()
+    assert capsys.readouterr().err.splitlines() == [
+        "valid: 1 row with items not in train dropped",
+        "test: 3 rows of 2 users not in train dropped; 5 rows with items not in train dropped; "
+        "1 row also in train dropped",
+    ]
+
+
+def test_policy_miss_when_every_test_item_is_missing(tmp_path):
+    folder = tmp_path / "ds"
+    write(folder / "train.csv", "user,item\n1,a\n1,b\n2,a\n2,c\n")
+    write(folder / "test.csv", "user,item\n1,q\n2,r\n2,s\n")
+    split = prepare_split(DataConfig(name=str(folder), presplit_policy="miss")).split
+    assert split.test.nnz == 0 and per_raw_user(split, split.test_missing) == {1: 1, 2: 2}
+
+
+def test_presplit_policy_values():
+    with pytest.raises(ConfigError) as err:
+        DataConfig(presplit_policy="skip")
+    assert str(err.value) == "data.presplit_policy: must be one of error, drop, miss"

@@ -40,7 +40,7 @@ def reference_metrics(scores, heldout, exclude, topk):
         for k in topk:
             hits = [p for p in positions if p < k]
             ideal = min(k, len(held))
-            sums[f"recall@{k}"] += len(hits) / ideal
+            sums[f"recall@{k}"] += len(hits) / len(held)
             idcg = sum(1 / math.log2(r + 2) for r in range(ideal))
             sums[f"ndcg@{k}"] += sum(1 / math.log2(p + 2) for p in hits) / idcg
             best = min(positions)

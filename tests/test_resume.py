@@ -413,10 +413,11 @@ def test_sigkill_mid_epoch_then_resume(model, tmp_path, ml_cache, ml_reference):
     proc = subprocess.Popen(cli(*sets(model), "--out", str(out)), env=ml_env(ml_cache),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_epochs(out, 2, proc)
-    proc.kill()
+    proc.kill()  # during epoch 3, unless the machine is very fast; the outcome must not differ
     proc.wait()
-    assert len(pd.read_csv(out / "history.csv")) == 2  # killed during epoch 3
-    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 2
+    epochs = len(pd.read_csv(out / "history.csv"))
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == epochs >= 2
+    assert not (out / "metrics.json").exists()
     done = resume(out, ml_cache)
     assert done.returncode == 0, done.stderr
     assert_same_run(out, ml_reference(model))
@@ -459,14 +460,14 @@ def test_signal_stops_cleanly_then_resumes(signum, code, tmp_path, ml_cache, ml_
     proc = subprocess.Popen(cli(*sets("mf"), "--out", str(out)), env=ml_env(ml_cache),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_epochs(out, 1, proc)
-    time.sleep(0.3)
+    time.sleep(0.1)  # into epoch 2's steps
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
     assert "Traceback" not in err
     assert f"bcl-rec: continue with: bcl-rec train --resume {out}\n" in err
     checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)
-    assert checkpoint["partial"]["epoch"] == 2 and checkpoint["partial"]["steps"] >= 1
+    assert checkpoint["epoch"] >= 1 and not (out / "metrics.json").exists()
     done = resume(out, ml_cache)
     assert done.returncode == 0, done.stderr
     assert_same_run(out, ml_reference("mf"))

@@ -8,12 +8,17 @@ after writing a checkpoint.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bcl_rec.config import RunConfig, dump_config, load_config
+
+if TYPE_CHECKING:
+    from bcl_rec.training.run_folder import RunFolder
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -90,7 +95,12 @@ def _resume(args: argparse.Namespace) -> int:
     return _train(config, folder, args.data_dir, checkpoint)
 
 
-def _train(config: RunConfig, folder, data_dir: Path | None, checkpoint: dict | None) -> int:
+def _train(
+    config: RunConfig,
+    folder: RunFolder,
+    data_dir: Path | None,
+    checkpoint: dict[str, Any] | None,
+) -> int:
     from bcl_rec.training.interrupt import RunInterrupted, stop_on_signals
     from bcl_rec.training.run import train_run, write_run
     from bcl_rec.training.run_folder import RunFolderError
@@ -103,6 +113,10 @@ def _train(config: RunConfig, folder, data_dir: Path | None, checkpoint: dict | 
             )
             write_run(result, folder)
         except RunInterrupted as err:
+            try:
+                folder.close()
+            except RunFolderError as write_err:
+                return _error(str(write_err), 1)
             where = f"epoch {err.epoch}, step {err.step}" if err.step else f"epoch {err.epoch}"
             if err.checkpointed:
                 _say(f"interrupted at {where}: checkpoint written to {folder.checkpoint_path}")
@@ -114,6 +128,9 @@ def _train(config: RunConfig, folder, data_dir: Path | None, checkpoint: dict | 
             return _error(f"{err}; {_kept(folder)}", 1)
         except RunFolderError as err:
             return _error(str(err), 1)
+        finally:
+            with contextlib.suppress(RunFolderError):
+                folder.close()
     fit, cfg = result.fit, config.train
     if fit.epochs_run < cfg.epochs:
         _say(
@@ -127,7 +144,7 @@ def _train(config: RunConfig, folder, data_dir: Path | None, checkpoint: dict | 
     return 0
 
 
-def _kept(folder) -> str:
+def _kept(folder: RunFolder) -> str:
     """What a failed run leaves behind, for the error line."""
     from bcl_rec.training.run_folder import RunFolderError
 

@@ -119,7 +119,7 @@ class FolderRecorder:
         self.folder.write_checkpoint({"config": self.config.to_dict(), **content})
 
     def epoch_done(self, state: FitState) -> None:
-        self.folder.write_text("history.csv", _history_csv(state.history))
+        self.folder.write_text_later("history.csv", _history_csv(state.history))
 
 
 def start_line(
@@ -171,6 +171,7 @@ def write_run(result: RunResult, out: str | Path | RunFolder) -> Path:
     folder.write_model({k: v.detach().cpu() for k, v in result.model.state_dict().items()})
     folder.write_text("metrics.json", json.dumps(result.metrics, indent=2) + "\n", durable=True)
     folder.remove_checkpoint()
+    folder.close()
     return folder.path
 
 

@@ -4,7 +4,10 @@
 - ``history.csv`` after every epoch;
 - ``checkpoint.pt`` every ``train.checkpoint_every`` epochs and on Ctrl-C / SIGTERM: written to a
   temporary name, fsynced, renamed over the previous one, then the folder is fsynced, so the
-  previous checkpoint stays valid until the new one is complete;
+  previous checkpoint stays valid until the new one is complete. The checkpoint's tensors are
+  copied at once; serialising, writing and fsyncing it (the slow part) happen on a background
+  thread while the next epoch trains, in order with ``history.csv`` (so ``history.csv`` never
+  lists an epoch whose checkpoint is not on disk yet); :meth:`RunFolder.flush` waits for them;
 - at the end ``model.pt``, then ``metrics.json`` last: ``metrics.json`` marks a complete run, so
   a failed write (a full disk) never leaves a new ``metrics.json`` beside an old ``model.pt``.
   The checkpoint is removed once the run is complete.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +38,8 @@ class RunFolder:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._writer: ThreadPoolExecutor | None = None
+        self._jobs: list[Future[None]] = []
 
     @property
     def complete(self) -> bool:
@@ -86,19 +92,54 @@ class RunFolder:
             tmp.unlink(missing_ok=True)
 
     def write_text(self, name: str, text: str, durable: bool = False) -> None:
+        self.flush()
         self._atomic(name, lambda f: f.write(text.encode()), durable)
 
+    def write_text_later(self, name: str, text: str) -> None:
+        """Queue an atomic write of ``name`` behind any checkpoint being written."""
+        self._submit(lambda: self._atomic(name, lambda f: f.write(text.encode()), False))
+
     def write_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Replace ``checkpoint.pt`` atomically and durably; the old one survives any failure."""
-        self._atomic(
-            CHECKPOINT, lambda f: torch.save({"format": CHECKPOINT_FORMAT, **checkpoint}, f), True
-        )
+        """Replace ``checkpoint.pt`` atomically and durably; the old one survives any failure.
+
+        The tensors are copied now (training changes them next, in place); the file is written
+        on the background thread, after the previous checkpoint's write has finished.
+        """
+        snapshot = _copy_tensors({"format": CHECKPOINT_FORMAT, **checkpoint})
+        self.flush()
+        self._submit(lambda: self._atomic(CHECKPOINT, lambda f: torch.save(snapshot, f), True))
 
     def write_model(self, state: dict[str, torch.Tensor]) -> None:
+        self.flush()
         self._atomic("model.pt", lambda f: torch.save(state, f), True)
+
+    def flush(self) -> None:
+        """Wait for the queued writes; raises the first one's :class:`RunFolderError`."""
+        jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            job.result()
+
+    def close(self) -> None:
+        """Flush, then stop the background writer."""
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="bcl-rec-run-folder")
+        done = [j for j in self._jobs if j.done()]
+        self._jobs = [j for j in self._jobs if not j.done()]
+        for finished in done:
+            finished.result()
+        self._jobs.append(self._writer.submit(job))
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The checkpoint (``torch.load(weights_only=True)``), or None when there is none yet."""
+        self.flush()
         path = self.checkpoint_path
         if not path.is_file():
             return None
@@ -114,6 +155,7 @@ class RunFolder:
         return checkpoint
 
     def remove_checkpoint(self) -> None:
+        self.flush()
         self.checkpoint_path.unlink(missing_ok=True)
         self.sync()
 
@@ -150,6 +192,17 @@ class RunFolder:
             raise RunFolderError(f"cannot write {path}: {_reason(err)}{kept}") from None
         if durable:
             self.sync()
+
+
+def _copy_tensors(value: Any) -> Any:
+    """``value`` with every tensor in its dicts, lists and tuples cloned."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _copy_tensors(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy_tensors(v) for v in value)
+    return value
 
 
 def _reason(err: OSError) -> str:

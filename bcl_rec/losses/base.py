@@ -11,7 +11,11 @@ from torch import Tensor, nn
 
 from ._checks import check_positive
 
-__all__ = ["LOSSES", "LossOutput", "RecLoss", "get_loss_class", "register"]
+__all__ = ["LOSSES", "LossOutput", "NonFiniteScoresError", "RecLoss", "get_loss_class", "register"]
+
+
+class NonFiniteScoresError(ValueError):
+    """Scores given to a loss hold NaN or +-inf (in training: the weights have diverged)."""
 
 
 @dataclass
@@ -122,7 +126,7 @@ def _check_finite(x: Tensor, name: str) -> None:
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or +-inf scores")
+        raise NonFiniteScoresError(f"{name} contains NaN or +-inf scores")
 
 
 def _check_items(items: object, neg: Tensor) -> None:

@@ -34,6 +34,14 @@ class AlphaController:
     def alpha(self) -> float | None:
         return float(self.loss_fn.alpha) if self.active else None
 
+    def state_dict(self) -> dict[str, float | None]:
+        """The controller's only state, the current alpha (the schedule follows the epoch)."""
+        return {"alpha": self.alpha}
+
+    def load_state_dict(self, state: dict[str, float | None]) -> None:
+        if self.active and state["alpha"] is not None:
+            self.loss_fn.set_alpha(float(state["alpha"]))
+
     def epoch_start(self, epoch: int) -> None:
         """Apply the schedule for ``epoch`` (1-based)."""
         if self.schedule is not None:

@@ -21,6 +21,8 @@ class TrainConfig:
     eval_every: int = 1
     progress: bool = True
     retain_memory: bool = True  # keep freed memory in malloc for reuse (see training/allocator)
+    checkpoint_every: int = 1  # epochs between checkpoints in the run folder; 0: none
+    on_nonfinite: str = "stop"  # a non-finite loss or gradient: stop the run, or skip_step
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs", f"must be >= 1, got {self.epochs}")
@@ -29,6 +31,16 @@ class TrainConfig:
         _check(self.weight_decay >= 0, "train.weight_decay", "must be >= 0")
         _check(self.patience >= 1, "train.patience", f"must be >= 1, got {self.patience}")
         _check(self.eval_every >= 1, "train.eval_every", "must be >= 1")
+        _check(
+            self.checkpoint_every >= 0,
+            "train.checkpoint_every",
+            f"must be >= 0 (0 turns checkpoints off), got {self.checkpoint_every}",
+        )
+        _check(
+            self.on_nonfinite in ("stop", "skip_step"),
+            "train.on_nonfinite",
+            f"must be stop or skip_step, got {self.on_nonfinite!r}",
+        )
         _check(
             self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
             "train.device",

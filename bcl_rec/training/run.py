@@ -1,8 +1,9 @@
 """A whole run from a config: data, model, loss, training, test, and the run folder's files.
 
-The run folder receives ``config.yaml`` (the resolved config), ``metrics.json``, ``history.csv``
-(one row per epoch) and ``model.pt`` (a state_dict; ``torch.load(..., weights_only=True)``).
-Files are written to temporary names and renamed, so a crash never leaves a half-written file.
+The run folder receives ``config.yaml`` (the resolved config), ``history.csv`` (one row per
+epoch), ``checkpoint.pt`` while the run is going, and at the end ``model.pt`` (a state_dict;
+``torch.load(..., weights_only=True)``) then ``metrics.json``; see :mod:`.run_folder` for when
+and how each is written.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from bcl_rec.data.split import Split
 from bcl_rec.losses import build_loss
 from bcl_rec.models import Recommender, build_model
 from bcl_rec.training.device import resolve_device
-from bcl_rec.training.trainer import FitResult, Trainer, median
+from bcl_rec.training.interrupt import StopRequest
+from bcl_rec.training.run_folder import RunFolder
+from bcl_rec.training.trainer import FitResult, FitState, Trainer, median
 
 
 @dataclass
@@ -42,11 +45,25 @@ def train_run(
     config: RunConfig,
     data_dir: str | Path | None = None,
     split: Split | None = None,
+    *,
+    folder: RunFolder | None = None,
+    checkpoint: dict[str, Any] | None = None,
+    stop: StopRequest | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Train and test one configuration; returns metrics in the ``metrics.json`` shape."""
+    """Train and test one configuration; returns metrics in the ``metrics.json`` shape.
+
+    With ``folder``, ``history.csv`` is written after every epoch and ``checkpoint.pt`` every
+    ``train.checkpoint_every`` epochs (the caller writes ``config.yaml`` first and the final files
+    with :func:`write_run`). ``checkpoint`` (from :meth:`RunFolder.load_checkpoint`) continues
+    that run bit for bit. ``stop`` ends training after the current step (see
+    :mod:`.interrupt`); ``log`` receives the start line.
+    """
     t_start = time.perf_counter()
     if split is None:
         split = load_split(config.data, data_dir)
+    if log is not None:
+        log(start_line(config, split, data_dir, folder))
     device = resolve_device(config.train.device)
     generator = torch.Generator(device="cpu").manual_seed(config.train.seed)
     model = build_model(config.model, split.train, generator=generator)
@@ -59,7 +76,13 @@ def train_run(
     trainer = Trainer(
         model, loss_fn, split, config.loss, config.train, config.eval, device, sample_gen
     )
-    fit = trainer.fit()
+    state = None
+    if checkpoint is not None:
+        state = trainer.restore(checkpoint)
+        if log is not None:
+            log(resume_line(state))
+    recorder = None if folder is None else FolderRecorder(folder, trainer, config)
+    fit = trainer.fit(state, recorder, stop)
     test = trainer.test()
     total = time.perf_counter() - t_start
     metrics = {
@@ -85,17 +108,71 @@ def train_run(
     return RunResult(config=config, metrics=metrics, model=trainer.model, split=split, fit=fit)
 
 
-def write_run(result: RunResult, out: str | Path) -> Path:
-    """Write the run folder's files atomically."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_text(out / "config.yaml", dump_config(result.config))
-    _atomic_text(out / "metrics.json", json.dumps(result.metrics, indent=2) + "\n")
-    _atomic_text(out / "history.csv", _history_csv(result.fit.history))
-    tmp = out / ".model.pt.tmp"
-    torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, tmp)
-    os.replace(tmp, out / "model.pt")
-    return out
+class FolderRecorder:
+    """Sends :meth:`Trainer.fit`'s checkpoints and history to a run folder."""
+
+    def __init__(self, folder: RunFolder, trainer: Trainer, config: RunConfig) -> None:
+        self.folder, self.trainer, self.config = folder, trainer, config
+
+    def checkpoint(self, state: FitState) -> None:
+        content = self.trainer.checkpoint_state(state)
+        self.folder.write_checkpoint({"config": self.config.to_dict(), **content})
+
+    def epoch_done(self, state: FitState) -> None:
+        self.folder.write_text_later("history.csv", _history_csv(state.history))
+
+
+def start_line(
+    config: RunConfig, split: Split, data_dir: str | Path | None, folder: RunFolder | None
+) -> str:
+    """``training MODEL + LOSS on DATA (where): sizes; run folder DIR``."""
+    where = data_location(config, data_dir)
+    sizes = (
+        f"{split.n_users} users, {split.n_items} items, {int(split.train.nnz)} train / "
+        f"{int(split.valid.nnz)} valid / {int(split.test.nnz)} test interactions"
+    )
+    line = f"training {config.model.name} + {config.loss.name} on {config.data.name}"
+    line += f" ({where}): {sizes}" if where else f": {sizes}"
+    return line + (f"; run folder {folder.path}" if folder is not None else "")
+
+
+def resume_line(state: FitState) -> str:
+    if state.partial is not None and state.partial.steps:
+        at = f"epoch {state.partial.epoch}, after step {state.partial.steps}"
+    else:
+        at = f"the end of epoch {state.epoch}"
+    return f"resuming from the checkpoint at {at} (best epoch so far {state.best_epoch})"
+
+
+def data_location(config: RunConfig, data_dir: str | Path | None) -> str | None:
+    """The folder or file the dataset was read from (None when it cannot be told for sure)."""
+    from bcl_rec.data.errors import DatasetNotFoundError
+    from bcl_rec.data.registry import dataset_info, locate, registry
+
+    name = str(config.data.name)
+    if name in registry():
+        try:
+            return str(locate(dataset_info(name), data_dir, download=False))
+        except DatasetNotFoundError:
+            return None
+    path = Path(name).expanduser()
+    if not path.exists() and data_dir is not None and (Path(data_dir) / path).exists():
+        path = Path(data_dir) / path
+    return str(path.resolve()) if path.exists() else None
+
+
+def write_run(result: RunResult, out: str | Path | RunFolder) -> Path:
+    """Write the run folder's final files: config and history, ``model.pt``, then
+    ``metrics.json`` last (it marks a complete run); any checkpoint is then removed."""
+    folder = out if isinstance(out, RunFolder) else RunFolder(out)
+    folder.path.mkdir(parents=True, exist_ok=True)
+    folder.write_text("config.yaml", dump_config(result.config))
+    folder.write_text("history.csv", _history_csv(result.fit.history))
+    folder.write_model({k: v.detach().cpu() for k, v in result.model.state_dict().items()})
+    folder.write_text("metrics.json", json.dumps(result.metrics, indent=2) + "\n", durable=True)
+    folder.remove_checkpoint()
+    folder.close()
+    return folder.path
 
 
 def _history_csv(history: list[dict[str, float]]) -> str:
@@ -108,9 +185,3 @@ def _history_csv(history: list[dict[str, float]]) -> str:
     for row in history:
         writer.writerow(row)
     return buf.getvalue()
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

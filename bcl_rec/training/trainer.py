@@ -9,13 +9,17 @@ mini-batches of ``train.batch_size`` pairs; each pair gets ``loss.num_negatives`
 from __future__ import annotations
 
 import copy
+import itertools
 import math
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from bcl_rec.data.sampler import UnlabeledSampler
@@ -23,11 +27,13 @@ from bcl_rec.data.split import Split
 from bcl_rec.evaluation.config import EvalConfig
 from bcl_rec.evaluation.ranking import FullRankingEvaluator
 from bcl_rec.losses import LossConfig, RecLoss
+from bcl_rec.losses.base import LossOutput, NonFiniteScoresError
 from bcl_rec.models.base import Recommender, gather, pair_scores
 from bcl_rec.sparse import TorchCSR
 from bcl_rec.training.allocator import retain_freed_memory
 from bcl_rec.training.alpha import AlphaController
 from bcl_rec.training.config import TrainConfig
+from bcl_rec.training.interrupt import RunInterrupted, StopRequest
 
 # uniforms drawn at once by Trainer.batches (16 MB of float64): ML-100K's epoch in one draw
 DRAWS_PER_CHUNK = 2**21
@@ -46,6 +52,83 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
     eval_seconds: list[float] = field(default_factory=list)
+
+
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss, gradient, score or weight; the message names the epoch and step."""
+
+    def __init__(self, epoch: int, step: int, message: str) -> None:
+        super().__init__(message)
+        self.epoch, self.step = epoch, step
+
+
+class _SkipStep(Exception):
+    """Raised before an optimiser step whose loss or gradient is not finite (skip_step mode)."""
+
+
+@dataclass
+class EpochProgress:
+    """The epoch in progress: what :meth:`Trainer.train_epoch` needs to continue it exactly.
+
+    ``generator_at_start`` re-derives the epoch's pair order; ``steps`` (skipped ones included)
+    are replayed without training; ``sums`` holds the summed loss and diagnostics so far.
+    """
+
+    epoch: int
+    generator_at_start: torch.Tensor
+    steps: int = 0
+    skipped: int = 0
+    sums: torch.Tensor | None = None
+    names: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "generator_at_start": self.generator_at_start,
+            "steps": self.steps,
+            "skipped": self.skipped,
+            "sums": None if self.sums is None else self.sums.cpu(),
+            "names": list(self.names),
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], device: torch.device) -> EpochProgress:
+        sums = data["sums"]
+        return cls(
+            epoch=data["epoch"],
+            generator_at_start=data["generator_at_start"],
+            steps=data["steps"],
+            skipped=data["skipped"],
+            sums=None if sums is None else sums.to(device),
+            names=list(data["names"]),
+            seconds=data["seconds"],
+        )
+
+
+@dataclass
+class FitState:
+    """Where :meth:`Trainer.fit` stands: epochs done, the best so far, the epoch in progress."""
+
+    epoch: int = 0  # last completed epoch
+    best_value: float = -math.inf
+    best_epoch: int = 0
+    best_valid: dict[str, float] = field(default_factory=dict)
+    best_state: dict[str, torch.Tensor] | None = None
+    since_best: int = 0  # epochs since the best validation (early-stopping counter)
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
+    eval_seconds: list[float] = field(default_factory=list)
+    partial: EpochProgress | None = None
+
+
+class FitRecorder(Protocol):
+    """Where :meth:`Trainer.fit` sends checkpoints and per-epoch state (a run folder)."""
+
+    def checkpoint(self, state: FitState) -> None: ...
+
+    def epoch_done(self, state: FitState) -> None: ...
 
 
 class Trainer:
@@ -85,6 +168,22 @@ class Trainer:
         )
         self.valid_evaluator = self.evaluator(split.valid, split.train, split.valid_missing)
         self.alpha = AlphaController(self.loss_fn, loss_cfg)
+        self._last_loss: torch.Tensor | None = None
+        if train_cfg.on_nonfinite == "skip_step":
+            self.loss_fn.register_forward_hook(self._remember_loss)
+            self.optimizer.register_step_pre_hook(self._refuse_nonfinite_step)
+
+    def _remember_loss(self, module: nn.Module, args: Any, output: LossOutput) -> None:
+        self._last_loss = output.loss.detach()
+
+    def _refuse_nonfinite_step(self, optimizer: torch.optim.Optimizer, *_: Any) -> None:
+        """skip_step: one finiteness check of the loss and every gradient before each step."""
+        params = (p for group in optimizer.param_groups for p in group["params"])
+        tensors = [p.grad for p in params if p.grad is not None]
+        if self._last_loss is not None:
+            tensors.append(self._last_loss)
+        if tensors and not bool(torch.stack([t.isfinite().all() for t in tensors]).all()):
+            raise _SkipStep
 
     def evaluator(self, heldout, exclude, missing=None) -> FullRankingEvaluator:
         """The evaluator of ``heldout`` against ``exclude``; ``missing`` counts per user the
@@ -99,32 +198,103 @@ class Trainer:
             missing=missing,
         )
 
-    def train_epoch(self, bar: tqdm | None = None) -> dict[str, float]:
-        """One pass over the training pairs; returns the mean loss and loss diagnostics."""
+    def train_epoch(
+        self,
+        bar: tqdm | None = None,
+        progress: EpochProgress | None = None,
+        stop: StopRequest | None = None,
+    ) -> dict[str, float] | None:
+        """One pass over the training pairs; returns the mean loss and loss diagnostics.
+
+        With ``progress`` the epoch continues where that record left it (its steps are replayed
+        without training: same order and sampling, then the generator jumps to its saved state);
+        the record is updated step by step. When ``stop`` is requested the epoch ends after the
+        current step and ``None`` is returned. A diverged step raises :class:`TrainingDiverged`.
+        """
         self.model.train()
+        if progress is None:
+            progress = EpochProgress(epoch=0, generator_at_start=self.generator.get_state())
+        resume_state = self.generator.get_state() if progress.steps else None
+        if resume_state is not None:
+            self.generator.set_state(progress.generator_at_start)
         n_pairs = self.pair_users.shape[0]
         order = torch.randperm(n_pairs, generator=self.generator, device="cpu").to(self.device)
+        batches = self.batches(order)
+        if resume_state is not None:
+            for users, *_ in itertools.islice(batches, progress.steps):
+                if bar is not None:
+                    bar.update(users.shape[0])
+            self.generator.set_state(resume_state)
         # the loss and its diagnostics, summed in float64 on the device: one stack and one add
-        # per step, no host round trip
-        sums: torch.Tensor | None = None
-        names: list[str] = []
-        steps = 0
-        for users, pos_items, neg_items, extra_items in self.batches(order):
-            out = self.update(users, pos_items, neg_items, extra_items)
+        # per step, no host round trip; each step's values are kept to name a non-finite one
+        seen: list[tuple[int, torch.Tensor]] = []
+        for users, pos_items, neg_items, extra_items in batches:
+            step = progress.steps + 1
+            try:
+                out = self.update(users, pos_items, neg_items, extra_items)
+            except NonFiniteScoresError as err:
+                what = f"the scores became non-finite ({err})"
+                raise self.diverged(progress, step, what, seen) from None
+            except _SkipStep:
+                progress.steps, progress.skipped = step, progress.skipped + 1
+                continue
             values = torch.stack([out.loss.detach(), *(v.detach() for v in out.stats.values())])
-            if sums is None:
-                names = list(out.stats)
-                sums = torch.zeros(values.shape, device=self.device, dtype=torch.float64)
-            sums += values
-            steps += 1
+            if progress.sums is None:
+                progress.names = list(out.stats)
+                progress.sums = torch.zeros(values.shape, device=self.device, dtype=torch.float64)
+            progress.sums += values
+            seen.append((step, values))
+            progress.steps = step
             if bar is not None and not bar.disable:
                 bar.update(users.shape[0])
-                if steps % 20 == 0:  # .item() waits for the device: only when shown
-                    bar.set_postfix(loss=f"{sums[0].item() / steps:.4f}", refresh=False)
-        if sums is None:
+                if step % 20 == 0:  # .item() waits for the device: only when shown
+                    trained = step - progress.skipped
+                    bar.set_postfix(loss=f"{progress.sums[0].item() / trained:.4f}", refresh=False)
+            if stop is not None and stop.requested:
+                return None
+        if progress.sums is None:
+            if progress.skipped:
+                raise self.diverged(
+                    progress, progress.steps, "every step had a non-finite loss or gradient", seen
+                )
             return {"loss": 0.0}
-        means = (sums / steps).tolist()
-        return {"loss": means[0], **dict(zip(names, means[1:], strict=True))}
+        means = (progress.sums / (progress.steps - progress.skipped)).tolist()
+        if not math.isfinite(means[0]):
+            finite = [bool(v.isfinite().all()) for _, v in seen]
+            bad = finite.index(False) if False in finite else len(seen) - 1
+            step = seen[bad][0] if seen else progress.steps
+            raise self.diverged(progress, step, "the loss became non-finite", seen[: bad + 1])
+        record = {"loss": means[0], **dict(zip(progress.names, means[1:], strict=True))}
+        if self.train_cfg.on_nonfinite == "skip_step":
+            record["skipped_steps"] = progress.skipped
+        return record
+
+    def diverged(
+        self,
+        progress: EpochProgress,
+        step: int,
+        what: str,
+        seen: list[tuple[int, torch.Tensor]],
+    ) -> TrainingDiverged:
+        """The error for a diverged run: where, what, the last step's loss diagnostics, a hint."""
+        detail = ""
+        if seen:
+            last_step, values = seen[-1]
+            names = ["loss", *progress.names]
+            stats = ", ".join(f"{n} {v:.4g}" for n, v in zip(names, values.tolist(), strict=True))
+            detail = f"; step {last_step}: {stats}"
+        return TrainingDiverged(
+            progress.epoch,
+            step,
+            f"training diverged at epoch {progress.epoch}, step {step}: {what}{detail}; "
+            f"lower train.lr (now {self.train_cfg.lr:g})",
+        )
+
+    def check_weights(self, progress: EpochProgress) -> None:
+        """Raise :class:`TrainingDiverged` when a weight is NaN or +-inf (once per epoch)."""
+        finite = torch.stack([p.detach().isfinite().all() for p in self.model.parameters()])
+        if not bool(finite.all()):
+            raise self.diverged(progress, progress.steps, "the weights became non-finite", [])
 
     def batches(self, order: torch.Tensor) -> Iterator[Batch]:
         """The epoch's batches of ``order`` (pair indices) with their sampled items.
@@ -243,16 +413,30 @@ class Trainer:
             user_emb, item_emb = self.model.embeddings()
             return self.valid_evaluator.evaluate(user_emb, item_emb)
 
-    def fit(self) -> FitResult:
-        """Train with early stopping on ``eval.metric``; the model ends with the best weights."""
+    def fit(
+        self,
+        state: FitState | None = None,
+        recorder: FitRecorder | None = None,
+        stop: StopRequest | None = None,
+    ) -> FitResult:
+        """Train with early stopping on ``eval.metric``; the model ends with the best weights.
+
+        ``state`` continues a run restored by :meth:`restore`. ``recorder`` receives a
+        checkpoint every ``train.checkpoint_every`` epochs (and when fitting ends) and the state
+        after every epoch. A requested ``stop`` ends training after the current step with a
+        checkpoint and :class:`RunInterrupted`.
+        """
         cfg = self.train_cfg
         metric = self.eval_cfg.metric
-        best_value, best_epoch, best_valid = -math.inf, 0, {}
-        best_state = copy.deepcopy(self.model.state_dict())
-        result = FitResult(best_epoch=0, best_valid={}, epochs_run=0)
-        since_best = 0
+        if state is None:
+            state = FitState(best_state=copy.deepcopy(self.model.state_dict()))
         n_pairs = self.pair_users.shape[0]
-        for epoch in range(1, cfg.epochs + 1):
+        while state.epoch < cfg.epochs and state.since_best < cfg.patience:
+            epoch = state.epoch + 1
+            if stop is not None and stop.requested:
+                self.interrupt(state, recorder, stop)
+            progress = state.partial or EpochProgress(epoch, self.generator.get_state())
+            state.partial = progress
             t0 = time.perf_counter()
             self.alpha.epoch_start(epoch)
             self.loss_fn.on_epoch_start(epoch, self.model, self.generator)
@@ -263,13 +447,17 @@ class Trainer:
                 unit="pair",
                 unit_scale=True,
                 leave=False,
-                disable=not cfg.progress,
+                file=sys.stderr,
+                disable=not (cfg.progress and sys.stderr.isatty()),
             ) as bar:
-                record = self.train_epoch(bar)
-            if not math.isfinite(record["loss"]):
-                raise FloatingPointError(f"training loss became {record['loss']} at epoch {epoch}")
-            train_s = time.perf_counter() - t0
-            result.train_seconds.append(train_s)
+                record = self.train_epoch(bar, progress, stop)
+            progress.seconds += time.perf_counter() - t0
+            self.check_weights(progress)
+            if record is None:
+                self.interrupt(state, recorder, stop)
+            train_s = progress.seconds
+            state.partial = None
+            state.train_seconds.append(train_s)
             record = {"epoch": epoch, **record, "train_seconds": train_s}
             if alpha_used is not None:
                 record["alpha"] = alpha_used
@@ -277,29 +465,103 @@ class Trainer:
                 t1 = time.perf_counter()
                 valid = self.validate()
                 eval_s = time.perf_counter() - t1
-                result.eval_seconds.append(eval_s)
+                state.eval_seconds.append(eval_s)
                 record.update({f"valid_{k}": v for k, v in valid.items()})
                 record["eval_seconds"] = eval_s
                 self.alpha.after_validation(valid)
-                if valid[metric] > best_value:
-                    best_value, best_epoch, best_valid = valid[metric], epoch, valid
-                    best_state = copy.deepcopy(self.model.state_dict())
-                    since_best = 0
+                if valid[metric] > state.best_value:
+                    state.best_value, state.best_epoch, state.best_valid = (
+                        valid[metric], epoch, valid
+                    )
+                    state.best_state = copy.deepcopy(self.model.state_dict())
+                    state.since_best = 0
                 else:
-                    since_best += cfg.eval_every
+                    state.since_best += cfg.eval_every
                 if cfg.progress:
                     tqdm.write(
                         f"epoch {epoch:4d}  loss {record['loss']:.4f}  valid {metric} "
-                        f"{valid[metric]:.4f}  best {best_value:.4f} (epoch {best_epoch})  "
-                        f"{train_s:.2f}s + {eval_s:.2f}s"
+                        f"{valid[metric]:.4f}  best {state.best_value:.4f} "
+                        f"(epoch {state.best_epoch})  {train_s:.2f}s + {eval_s:.2f}s",
+                        file=sys.stderr,
                     )
-            result.history.append(record)
-            result.epochs_run = epoch
-            if since_best >= cfg.patience:
-                break
-        self.model.load_state_dict(best_state)
-        result.best_epoch, result.best_valid = best_epoch, best_valid
-        return result
+            state.history.append(record)
+            state.epoch = epoch
+            if recorder is not None:
+                ending = epoch == cfg.epochs or state.since_best >= cfg.patience
+                every = cfg.checkpoint_every
+                if every and (ending or epoch % every == 0):
+                    recorder.checkpoint(state)
+                recorder.epoch_done(state)
+        assert state.best_state is not None
+        self.model.load_state_dict(state.best_state)
+        return FitResult(
+            best_epoch=state.best_epoch,
+            best_valid=state.best_valid,
+            epochs_run=state.epoch,
+            history=state.history,
+            train_seconds=state.train_seconds,
+            eval_seconds=state.eval_seconds,
+        )
+
+    def interrupt(
+        self, state: FitState, recorder: FitRecorder | None, stop: StopRequest | None
+    ) -> NoReturn:
+        """Checkpoint the state reached (unless nothing was trained) and raise RunInterrupted."""
+        assert stop is not None and stop.signum is not None
+        partial = state.partial
+        trained = state.epoch > 0 or (partial is not None and partial.steps > 0)
+        if recorder is not None and trained:
+            recorder.checkpoint(state)
+        epoch, step = (partial.epoch, partial.steps) if partial else (state.epoch, 0)
+        raise RunInterrupted(stop.signum, epoch, step, recorder is not None and trained)
+
+    def checkpoint_state(self, state: FitState) -> dict[str, Any]:
+        """Everything needed to continue ``state`` bit for bit, as tensors and plain values
+        (loadable with ``torch.load(..., weights_only=True)``)."""
+        partial = state.partial
+        assert state.best_state is not None
+        return {
+            "epoch": state.epoch,
+            "model": _on_cpu(self.model.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "loss": _on_cpu(self.loss_fn.state_dict()),
+            "alpha": self.alpha.state_dict(),
+            "generator": self.generator.get_state(),
+            "best": {
+                "value": float(state.best_value),
+                "epoch": state.best_epoch,
+                "valid": dict(state.best_valid),
+                "since": state.since_best,
+                "model": _on_cpu(state.best_state),
+            },
+            "history": [dict(row) for row in state.history],
+            "train_seconds": list(state.train_seconds),
+            "eval_seconds": list(state.eval_seconds),
+            "partial": None if partial is None else partial.to_dict(),
+        }
+
+    def restore(self, checkpoint: dict[str, Any]) -> FitState:
+        """Load a :meth:`checkpoint_state` into the trainer; returns the fit state to continue."""
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.loss_fn.load_state_dict(checkpoint["loss"])
+        self.alpha.load_state_dict(checkpoint["alpha"])
+        self.generator.set_state(checkpoint["generator"])
+        best = checkpoint["best"]
+        device_state = {k: v.to(self.device) for k, v in best["model"].items()}
+        partial = checkpoint["partial"]
+        return FitState(
+            epoch=checkpoint["epoch"],
+            best_value=best["value"],
+            best_epoch=best["epoch"],
+            best_valid=dict(best["valid"]),
+            best_state=device_state,
+            since_best=best["since"],
+            history=[dict(row) for row in checkpoint["history"]],
+            train_seconds=list(checkpoint["train_seconds"]),
+            eval_seconds=list(checkpoint["eval_seconds"]),
+            partial=None if partial is None else EpochProgress.from_dict(partial, self.device),
+        )
 
     def test(self) -> dict[str, float]:
         """Test metrics with train and validation items excluded from the candidates."""
@@ -314,3 +576,7 @@ class Trainer:
 
 def median(values: list[float]) -> float:
     return float(np.median(values)) if values else float("nan")
+
+
+def _on_cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in state.items()}

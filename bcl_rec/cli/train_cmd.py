@@ -1,0 +1,170 @@
+"""``bcl-rec train``: a new run, or ``--resume DIR`` to continue a killed or interrupted one.
+
+Exit codes: 0 done (or already complete), 1 diverged or a run file could not be written,
+2 a usage error (bad config, refused folder or resume), 130 / 143 stopped by Ctrl-C / SIGTERM
+after writing a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bcl_rec.config import RunConfig, dump_config, load_config
+
+if TYPE_CHECKING:
+    from bcl_rec.training.run_folder import RunFolder
+
+
+def add_train_parser(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser("train", help="train a model from a config and test it")
+    train.add_argument("--config", type=Path, help="YAML run config (default: MF + BCL on ml-100k)")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set loss.alpha=0.8 (repeatable)",
+    )
+    train.add_argument("--data-dir", type=Path, help="folder holding the dataset (or its parent)")
+    train.add_argument("--out", type=Path, help="run folder (default: runs/<name>-<time>)")
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace the run an existing --out folder holds"
+    )
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run in DIR from its config.yaml and checkpoint "
+        "(--set may change train.epochs and train.patience)",
+    )
+    train.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from bcl_rec.training.run_folder import RunFolder, RunFolderError
+
+    try:
+        if args.resume is not None:
+            return _resume(args)
+        config = load_config(args.config, args.set)
+        if args.out is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            name = f"{Path(str(config.data.name)).name}-{config.model.name}-{config.loss.name}"
+            args.out = Path("runs") / f"{name}-{stamp}"
+        folder = RunFolder(args.out)
+        folder.prepare(overwrite=args.overwrite)
+        folder.write_text("config.yaml", dump_config(config), durable=True)
+    except RunFolderError as err:
+        return _error(str(err), 2)
+    return _train(config, folder, args.data_dir, None)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from bcl_rec.training.resume import check_resume_config
+    from bcl_rec.training.run_folder import RunFolder
+
+    if args.config is not None or args.out is not None or args.overwrite:
+        return _error(
+            "--resume continues a run with its own config.yaml and folder: drop --config, --out "
+            "and --overwrite (--set may change train.epochs and train.patience)",
+            2,
+        )
+    folder = RunFolder(args.resume)
+    config_file = folder.path / "config.yaml"
+    if not config_file.is_file():
+        return _error(f"--resume {folder.path}: not a run folder (no config.yaml)", 2)
+    if folder.complete:
+        _say(f"{folder.path} is already complete (metrics.json is written): nothing to resume")
+        return 0
+    config = load_config(config_file, args.set)
+    checkpoint = folder.load_checkpoint()
+    stored = checkpoint["config"] if checkpoint else load_config(config_file).to_dict()
+    changed = check_resume_config(str(folder.path), stored, config.to_dict())
+    folder.probe()
+    folder.remove_temporaries()
+    if changed:
+        folder.write_text("config.yaml", dump_config(config), durable=True)
+    if checkpoint is None:
+        _say(f"{folder.path} has no checkpoint yet: starting from epoch 1")
+    return _train(config, folder, args.data_dir, checkpoint)
+
+
+def _train(
+    config: RunConfig,
+    folder: RunFolder,
+    data_dir: Path | None,
+    checkpoint: dict[str, Any] | None,
+) -> int:
+    from bcl_rec.training.interrupt import RunInterrupted, stop_on_signals
+    from bcl_rec.training.run import train_run, write_run
+    from bcl_rec.training.run_folder import RunFolderError
+    from bcl_rec.training.trainer import TrainingDiverged
+
+    with stop_on_signals() as stop:
+        try:
+            result = train_run(
+                config, data_dir, folder=folder, checkpoint=checkpoint, stop=stop, log=_say
+            )
+            write_run(result, folder)
+        except RunInterrupted as err:
+            try:
+                folder.close()
+            except RunFolderError as write_err:
+                return _error(str(write_err), 1)
+            where = f"epoch {err.epoch}, step {err.step}" if err.step else f"epoch {err.epoch}"
+            if err.checkpointed:
+                _say(f"interrupted at {where}: checkpoint written to {folder.checkpoint_path}")
+            else:
+                _say("interrupted before any training step: nothing to keep but config.yaml")
+            _say(f"continue with: bcl-rec train --resume {folder.path}")
+            return err.exit_code
+        except TrainingDiverged as err:
+            return _error(f"{err}; {_kept(folder)}", 1)
+        except RunFolderError as err:
+            return _error(str(err), 1)
+        finally:
+            with contextlib.suppress(RunFolderError):
+                folder.close()
+    fit, cfg = result.fit, config.train
+    if fit.epochs_run < cfg.epochs:
+        _say(
+            f"stopped at epoch {fit.epochs_run} (no better valid {config.eval.metric} in "
+            f"{cfg.patience} epochs), best epoch {fit.best_epoch} restored"
+        )
+    else:
+        _say(f"trained {fit.epochs_run} epochs, best epoch {fit.best_epoch} restored")
+    test = {k: round(v, 4) for k, v in sorted(result.metrics["test"].items())}
+    print(json.dumps({"out": str(folder.path), "test": test}, indent=2))
+    return 0
+
+
+def _kept(folder: RunFolder) -> str:
+    """What a failed run leaves behind, for the error line."""
+    from bcl_rec.training.run_folder import RunFolderError
+
+    try:
+        checkpoint = folder.load_checkpoint()
+    except RunFolderError:
+        checkpoint = None
+    if checkpoint is None:
+        return "no checkpoint had been written yet"
+    best = checkpoint["best"]["epoch"]
+    return (
+        f"kept: the checkpoint of epoch {checkpoint['epoch']} with the best weights so far "
+        f"(epoch {best}) in {folder.checkpoint_path}"
+    )
+
+
+def _say(line: str) -> None:
+    print(f"bcl-rec: {line}", file=sys.stderr, flush=True)
+
+
+def _error(message: str, code: int) -> int:
+    print(f"bcl-rec: error: {message}", file=sys.stderr, flush=True)
+    return code

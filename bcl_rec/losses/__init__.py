@@ -1,4 +1,4 @@
-"""Losses for implicit-feedback recommenders: BCL, DPL, DCL, HCL, BPR and sampled softmax.
+"""Losses for implicit-feedback recommenders: BCL, DPL, DCL, HCL, BPR, sampled softmax, BSL, PSL.
 
 Every loss takes the scores of one observed positive, N uniformly sampled unlabeled items and
 optionally M extra positives per row, and returns a :class:`LossOutput`. Build one from a
@@ -10,16 +10,19 @@ from .base import LOSSES, LossOutput, RecLoss, get_loss_class, register
 from .bcl import BCLLoss, BCLNCELoss
 from .bcl_weights import bcl_weights, ecdf, g_cdf, g_inverse, g_pdf, weights_from_t
 from .bpr import BPRLoss
+from .bsl import BSLLoss
 from .config import LOSS_NAMES, LossConfig
 from .debiased import DCLLoss, HCLLoss
 from .dpl import DPLLoss
 from .factory import build_loss, loss_kwargs
+from .psl import PSLLoss
 from .softmax import SampledSoftmaxLoss
 
 __all__ = [
     "BCLLoss",
     "BCLNCELoss",
     "BPRLoss",
+    "BSLLoss",
     "DCLLoss",
     "DPLLoss",
     "HCLLoss",
@@ -27,6 +30,7 @@ __all__ = [
     "LOSS_NAMES",
     "LossConfig",
     "LossOutput",
+    "PSLLoss",
     "RecLoss",
     "SampledSoftmaxLoss",
     "alpha_from_auc",

@@ -15,11 +15,13 @@ from bcl_rec.losses import (
     BCLLoss,
     BCLNCELoss,
     BPRLoss,
+    BSLLoss,
     DCLLoss,
     DPLLoss,
     HCLLoss,
     LossConfig,
     LossOutput,
+    PSLLoss,
     RecLoss,
     SampledSoftmaxLoss,
     build_loss,
@@ -53,6 +55,11 @@ EXPECTED_DEFAULTS = {
     "dpl_floor": 0.01,
     "normalize_by_tau_minus": False,
     "bpr_first_only": False,
+    "ssm_positive_in_denominator": True,
+    "bsl_gamma": 1.0,
+    "psl_activation": "tanh",
+    "psl_temperature": 1.0,
+    "weights": "none",
 }
 
 
@@ -169,6 +176,8 @@ def test_registry_holds_exactly_the_config_names() -> None:
         "dcl": DCLLoss,
         "hcl": HCLLoss,
         "ssm": SampledSoftmaxLoss,
+        "bsl": BSLLoss,
+        "psl": PSLLoss,
     }
     for name, cls in expected.items():
         assert LOSSES[name] is cls and cls.name == name

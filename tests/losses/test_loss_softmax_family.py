@@ -288,3 +288,18 @@ def test_factory_passes_every_option() -> None:
     assert psl.weights == "none" and psl.alpha is None and not psl.uses_reference
     ssm = build_loss(LossConfig(name="ssm", ssm_positive_in_denominator=False))
     assert ssm.positive_in_denominator is False
+
+
+def test_alpha_control_applies_only_with_bcl_weights() -> None:
+    from bcl_rec.training.alpha import AlphaController
+
+    plain = LossConfig(name="bsl", alpha_schedule="linear", alpha=0.9, alpha_steps=2)
+    assert not AlphaController(build_loss(plain), plain).active
+    weighted = LossConfig(name="psl", weights="bcl", alpha_schedule="linear", alpha=0.9,
+                          alpha_steps=2, alpha_every=1)
+    loss = build_loss(weighted)
+    control = AlphaController(loss, weighted)
+    control.epoch_start(1)
+    assert control.alpha == 0.5
+    control.epoch_start(2)
+    assert loss.alpha == 0.9

@@ -38,8 +38,8 @@ class SavedRun:
 
     @torch.no_grad()
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Final user and item embeddings (LightGCN propagates once)."""
-        return self.model.embeddings()
+        """The vectors the model ranks by (LightGCN propagates once; cosine normalises)."""
+        return self.model.scoring_embeddings()
 
     def evaluator(
         self,

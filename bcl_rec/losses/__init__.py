@@ -1,5 +1,5 @@
-"""Losses for implicit-feedback recommenders: BCL, DPL, DCL, HCL, BPR, sampled softmax, IFND,
-PCL and H-SCL.
+"""Losses for implicit-feedback recommenders: BCL, DPL, DCL, HCL, BPR, sampled softmax, BSL,
+PSL, IFND, PCL and H-SCL.
 
 Every loss takes the scores of one observed positive, N uniformly sampled unlabeled items and
 optionally M extra positives per row, and returns a :class:`LossOutput`. Build one from a
@@ -11,6 +11,7 @@ from .base import LOSSES, LossOutput, RecLoss, get_loss_class, register
 from .bcl import BCLLoss, BCLNCELoss
 from .bcl_weights import bcl_weights, ecdf, g_cdf, g_inverse, g_pdf, weights_from_t
 from .bpr import BPRLoss
+from .bsl import BSLLoss
 from .config import LOSS_NAMES, LossConfig
 from .debiased import DCLLoss, HCLLoss
 from .dpl import DPLLoss
@@ -19,12 +20,14 @@ from .hscl import HSCLLoss
 from .ifnd import FalseNegativeDetector, IFNDLoss
 from .kmeans import spherical_kmeans
 from .pcl import PCLLoss
+from .psl import PSLLoss
 from .softmax import SampledSoftmaxLoss
 
 __all__ = [
     "BCLLoss",
     "BCLNCELoss",
     "BPRLoss",
+    "BSLLoss",
     "DCLLoss",
     "DPLLoss",
     "FalseNegativeDetector",
@@ -36,6 +39,7 @@ __all__ = [
     "LossConfig",
     "LossOutput",
     "PCLLoss",
+    "PSLLoss",
     "RecLoss",
     "SampledSoftmaxLoss",
     "alpha_from_auc",

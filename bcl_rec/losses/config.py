@@ -16,10 +16,17 @@ from ._checks import (
     check_positive,
     check_tau_plus,
 )
+from .psl import PSL_ACTIVATIONS
+from .weighting import WEIGHTS
 
 __all__ = ["LOSS_NAMES", "LossConfig"]
 
-LOSS_NAMES = ("bpr", "bcl", "bcl-nce", "dpl", "dcl", "hcl", "ssm", "ifnd", "pcl", "hscl")
+LOSS_NAMES = (
+    "bpr", "bcl", "bcl-nce", "dpl", "dcl", "hcl", "ssm", "bsl", "psl", "ifnd", "pcl", "hscl",
+)
+
+#: Losses that take ``weights: bcl`` (BCL's omega on their log-sum-exp term).
+WEIGHTED_LSE_LOSSES = ("bsl", "psl")
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:
@@ -50,8 +57,14 @@ class LossConfig:
     from 0.5 to ``alpha`` (it needs a numeric alpha).
 
     ``temperature`` divides the scores in every loss: in the contrastive losses (bcl-nce, dcl, hcl,
-    ssm) as usual, and in the pairwise ones (bpr, bcl, dpl) too when it differs from 1 (the
-    default 1 leaves them unchanged). BCL weights are rank-based and unaffected by it.
+    ssm, bsl, psl) as usual, and in the pairwise ones (bpr, bcl, dpl) too when it differs from 1
+    (the default 1 leaves them unchanged). BCL weights are rank-based and unaffected by it.
+
+    The softmax family on cosine scores (spec 8): ``ssm`` is SL (``ssm_positive_in_denominator:
+    false`` drops the positive's own term), ``bsl`` takes ``bsl_gamma``, ``psl`` takes
+    ``psl_activation`` and ``psl_temperature`` (T*); ``weights: bcl`` puts BCL's omega (from
+    ``alpha``, ``beta``, ``tau_plus``, ``ecdf``, ``ecdf_source``, ``self_normalise``) on the
+    log-sum-exp of ``bsl`` and ``psl``.
 
     IFND (``ifnd_*``), PCL (``pcl_*``) and H-SCL (``hscl_*``) keys: see docs/losses.md. The BCL
     posterior they may use (``ifnd_source: posterior``, ``hscl_q: posterior``) takes ``alpha``,
@@ -96,6 +109,11 @@ class LossConfig:
     pcl_lambda: float = 1e-4
     hscl_gamma: float = 1.0
     hscl_q: str = "ones"
+    ssm_positive_in_denominator: bool = True
+    bsl_gamma: float = 1.0
+    psl_activation: str = "tanh"
+    psl_temperature: float = 1.0
+    weights: str = "none"
 
     def __post_init__(self) -> None:
         def put(field: str, value: object) -> None:
@@ -153,6 +171,16 @@ class LossConfig:
         put("dpl_floor", check_positive(self.dpl_floor, "loss.dpl_floor"))
         _check_bool(self.normalize_by_tau_minus, "loss.normalize_by_tau_minus")
         _check_bool(self.bpr_first_only, "loss.bpr_first_only")
+        _check_bool(self.ssm_positive_in_denominator, "loss.ssm_positive_in_denominator")
+        put("bsl_gamma", check_positive(self.bsl_gamma, "loss.bsl_gamma"))
+        check_choice(self.psl_activation, "loss.psl_activation", PSL_ACTIVATIONS)
+        put("psl_temperature", check_positive(self.psl_temperature, "loss.psl_temperature"))
+        check_choice(self.weights, "loss.weights", WEIGHTS)
+        if self.weights != "none" and self.name not in WEIGHTED_LSE_LOSSES:
+            raise ValueError(
+                f"loss.weights applies to loss.name {' or '.join(WEIGHTED_LSE_LOSSES)} only "
+                f"(got loss.name={self.name!r}); remove it or use weights: none"
+            )
         self._check_seeds(put)
 
     def _check_seeds(self, put: Any) -> None:

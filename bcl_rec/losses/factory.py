@@ -80,7 +80,17 @@ _KWARGS: dict[str, Callable[[LossConfig], dict[str, Any]]] = {
         "hcl_beta": c.hcl_beta,
         "detach_weights": c.detach_weights,
     },
-    "ssm": lambda c: {"temperature": c.temperature},
+    "ssm": lambda c: {
+        "temperature": c.temperature,
+        "positive_in_denominator": c.ssm_positive_in_denominator,
+    },
+    "bsl": lambda c: {**_bcl_kwargs(c), "weights": c.weights, "gamma": c.bsl_gamma},
+    "psl": lambda c: {
+        **_bcl_kwargs(c),
+        "weights": c.weights,
+        "activation": c.psl_activation,
+        "psl_temperature": c.psl_temperature,
+    },
     "ifnd": lambda c: {
         "mode": c.ifnd_mode,
         "temperature": c.temperature,

@@ -14,12 +14,14 @@ __all__ = ["SampledSoftmaxLoss"]
 class SampledSoftmaxLoss(RecLoss):
     """Sampled softmax (InfoNCE) with the positive in the denominator (SimCLR convention).
 
-    ``l = -s_+ + LSE(s_+, s_1..s_N) = softplus(LSE_j s_j - s_+)`` on temperature-scaled scores.
-    With uniform sampling over unlabeled items the logQ correction is a constant and is omitted.
-    Extra positives and ``ref`` are ignored.
+    ``l = -s_+ + LSE(s_+, s_1..s_N) = softplus(LSE_j s_j - s_+)`` on temperature-scaled scores;
+    with ``positive_in_denominator=False``, ``l = LSE_j s_j - s_+``. On cosine scores this is
+    SL (spec 8.2). With uniform sampling over unlabeled items the logQ correction is a constant
+    and is omitted. Extra positives and ``ref`` are ignored.
 
     Args:
         temperature: scores are divided by it (> 0).
+        positive_in_denominator: keep the positive's own term in the softmax denominator.
 
     Shape:
         - pos: :math:`(B,)`
@@ -27,15 +29,20 @@ class SampledSoftmaxLoss(RecLoss):
         - output: scalar ``loss`` (mean over rows); no stats
     """
 
-    def __init__(self, temperature: float = 1.0) -> None:
+    def __init__(self, temperature: float = 1.0, positive_in_denominator: bool = True) -> None:
         super().__init__(temperature=temperature)
+        self.positive_in_denominator = bool(positive_in_denominator)
 
     def compute(
         self, pos: Tensor, neg: Tensor, extra: Tensor | None, ref: Tensor | None
     ) -> LossOutput:
         sp, sn = self.scale(pos), self.scale(neg)
-        row = softplus(weighted_logsumexp(sn) - sp)
+        margin = weighted_logsumexp(sn) - sp
+        row = softplus(margin) if self.positive_in_denominator else margin
         return LossOutput(row.mean(), {})
 
     def extra_repr(self) -> str:
-        return f"temperature={self.temperature}"
+        return (
+            f"temperature={self.temperature}, "
+            f"positive_in_denominator={self.positive_in_denominator}"
+        )

@@ -20,7 +20,13 @@ def build_model(
 ) -> Recommender:
     """The model ``cfg`` names, for the users and items of ``train`` (the graph for LightGCN)."""
     n_users, n_items = train.shape
-    common = {"dim": cfg.dim, "init": cfg.init, "init_std": cfg.init_std, "generator": generator}
+    common = {
+        "dim": cfg.dim,
+        "init": cfg.init,
+        "init_std": cfg.init_std,
+        "generator": generator,
+        "score": cfg.score,
+    }
     if cfg.name == "mf":
         return MF(n_users, n_items, **common)
     if cfg.name == "lightgcn":

@@ -9,7 +9,11 @@ from bcl_rec.errors import check as _check
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The backbone: ``mf`` or ``lightgcn`` (``layers``/``layer_weights`` apply to LightGCN)."""
+    """The backbone: ``mf`` or ``lightgcn`` (``layers``/``layer_weights`` apply to LightGCN).
+
+    ``score`` is what training and evaluation rank by: ``dot`` (default) or ``cosine`` (the
+    L2-normalised final embeddings; every loss then divides the cosine by ``loss.temperature``).
+    """
 
     name: str = "mf"
     dim: int = 64
@@ -17,6 +21,7 @@ class ModelConfig:
     init_std: float = 0.1
     layers: int = 2
     layer_weights: tuple[float, ...] | None = None
+    score: str = "dot"
 
     def __post_init__(self) -> None:
         _check(self.name in ("mf", "lightgcn"), "model.name", f"unknown model {self.name!r}; "
@@ -31,4 +36,6 @@ class ModelConfig:
             object.__setattr__(self, "layer_weights", tuple(float(w) for w in self.layer_weights))
         _check(self.dim >= 1, "model.dim", f"must be >= 1, got {self.dim}")
         _check(self.init in ("xavier", "normal"), "model.init", "must be 'xavier' or 'normal'")
+        _check(self.score in ("dot", "cosine"), "model.score",
+               f"must be 'dot' or 'cosine', got {self.score!r}")
         _check(self.init_std > 0, "model.init_std", f"must be > 0, got {self.init_std}")

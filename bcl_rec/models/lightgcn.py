@@ -86,6 +86,7 @@ class LightGCN(EmbeddingTables):
         init: ``"xavier"`` (default) or ``"normal"`` with ``init_std``.
         init_std: standard deviation for ``init="normal"`` (default 0.1).
         generator: random generator for the initial weights.
+        score: ``"dot"`` (default) or ``"cosine"``; cosine normalises the propagated embeddings.
     """
 
     def __init__(
@@ -99,6 +100,7 @@ class LightGCN(EmbeddingTables):
         init: str = "xavier",
         init_std: float = 0.1,
         generator: torch.Generator | None = None,
+        score: str = "dot",
     ) -> None:
         if layers < 0:
             raise ValueError(f"model.layers must be >= 0, got {layers}")
@@ -111,7 +113,7 @@ class LightGCN(EmbeddingTables):
                 f"model.layer_weights needs {layers + 1} values (layers + 1), "
                 f"got {len(layer_weights)}"
             )
-        super().__init__(n_users, n_items, dim, init, init_std, generator)
+        super().__init__(n_users, n_items, dim, init, init_std, generator, score)
         self.layers = layers
         self.register_buffer(
             "layer_weights", torch.tensor(list(layer_weights), dtype=torch.float32)

@@ -18,6 +18,7 @@ class MF(EmbeddingTables):
             small normal on MovieLens) or ``"normal"`` with standard deviation ``init_std``.
         init_std: standard deviation for ``init="normal"`` (default 0.1).
         generator: random generator for the initial weights.
+        score: ``"dot"`` (default) or ``"cosine"`` (see :meth:`scoring_embeddings`).
     """
 
     def __init__(
@@ -28,8 +29,9 @@ class MF(EmbeddingTables):
         init: str = "xavier",
         init_std: float = 0.1,
         generator: torch.Generator | None = None,
+        score: str = "dot",
     ) -> None:
-        super().__init__(n_users, n_items, dim, init, init_std, generator)
+        super().__init__(n_users, n_items, dim, init, init_std, generator, score)
 
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.user_embedding, self.item_embedding

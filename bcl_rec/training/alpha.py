@@ -17,13 +17,14 @@ class AlphaController:
     - ``loss.alpha_schedule: linear``: alpha steps every ``alpha_every`` epochs through
       ``alpha_steps`` evenly spaced values from 0.5 to ``loss.alpha``.
     - otherwise alpha stays at ``loss.alpha``.
-    Losses without an alpha (everything but BCL) are left alone.
+    Losses without an alpha (everything but BCL and BCL-weighted BSL/PSL) are left alone.
     """
 
     def __init__(self, loss_fn: RecLoss, cfg: LossConfig) -> None:
         self.loss_fn = loss_fn
         self.cfg = cfg
-        self.active = hasattr(loss_fn, "set_alpha")
+        # BCL, and BSL/PSL with weights: bcl (their alpha is None without weights)
+        self.active = hasattr(loss_fn, "set_alpha") and getattr(loss_fn, "alpha", None) is not None
         self.auto = self.active and cfg.alpha == "auto"
         self.schedule = None
         if self.active and not self.auto and cfg.alpha_schedule == "linear":

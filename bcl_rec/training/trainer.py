@@ -28,7 +28,7 @@ from bcl_rec.evaluation.config import EvalConfig
 from bcl_rec.evaluation.ranking import FullRankingEvaluator
 from bcl_rec.losses import LossConfig, RecLoss
 from bcl_rec.losses.base import LossOutput, NonFiniteScoresError
-from bcl_rec.models.base import Recommender, gather, pair_scores
+from bcl_rec.models.base import Recommender, gather, item_scores, pair_scores
 from bcl_rec.sparse import TorchCSR
 from bcl_rec.training.allocator import retain_freed_memory
 from bcl_rec.training.alpha import AlphaController
@@ -364,12 +364,12 @@ class Trainer:
         extra_items: torch.Tensor | None = None,
     ):
         """Score, loss, backward and optimiser step for given items (the model's propagation,
-        for LightGCN, runs once here)."""
-        user_emb, item_emb = self.model.embeddings()
+        for LightGCN, and the cosine normalisation run once here, on the whole tables)."""
+        user_emb, item_emb = self.model.scoring_embeddings()
         u = gather(user_emb, users)
         pos = pair_scores(u, gather(item_emb, pos_items))
-        neg = pair_scores(u, gather(item_emb, neg_items))
-        extra = pair_scores(u, gather(item_emb, extra_items)) if extra_items is not None else None
+        neg = item_scores(u, item_emb, neg_items)
+        extra = item_scores(u, item_emb, extra_items) if extra_items is not None else None
         ref = self.reference_scores(users, u, item_emb) if self.loss_fn.uses_reference else None
         inputs = self.loss_inputs(u, item_emb, pos_items, neg_items)
         out = self.loss_fn(pos, neg, extra, ref, **inputs)
@@ -410,7 +410,7 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         self.model.eval()
         with torch.no_grad():
-            user_emb, item_emb = self.model.embeddings()
+            user_emb, item_emb = self.model.scoring_embeddings()
             return self.valid_evaluator.evaluate(user_emb, item_emb)
 
     def fit(
@@ -570,7 +570,7 @@ class Trainer:
         evaluator = self.evaluator(self.split.test, exclude, self.split.test_missing)
         self.model.eval()
         with torch.no_grad():
-            user_emb, item_emb = self.model.embeddings()
+            user_emb, item_emb = self.model.scoring_embeddings()
             return evaluator.evaluate(user_emb, item_emb)
 
 

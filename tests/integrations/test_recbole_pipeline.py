@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 pytest.importorskip("recbole")
 
@@ -238,3 +239,23 @@ def test_bclmf_bpr_trains_step_for_step_like_recbole_bpr(loaders):
     torch.testing.assert_close(
         ours.backbone.user_embedding, theirs.user_embedding.weight, rtol=0, atol=1e-5
     )
+
+
+def test_cosine_score_setting_trains_and_ranks_by_cosine(loaders, batch):
+    config, train = loaders
+    model = _model(BCLMF, config, train, score="cosine", loss={"name": "ssm", "temperature": 0.2})
+    assert model.backbone.score_kind == "cosine"
+    users, pos_items, neg_items = pairwise_rows(
+        batch[model.USER_ID], batch[model.ITEM_ID], batch[model.NEG_ITEM_ID], N
+    )
+    user_emb, item_emb = model.backbone.embeddings()
+    u, i = F.normalize(user_emb, dim=-1), F.normalize(item_emb, dim=-1)
+    pos = (u[users] * i[pos_items]).sum(-1)
+    neg = (u[users].unsqueeze(1) * i[neg_items]).sum(-1)
+    want = build_loss(LossConfig(name="ssm", num_negatives=N, temperature=0.2))(pos, neg).loss
+    torch.testing.assert_close(model.calculate_loss(batch), want)
+    model.eval()
+    with torch.no_grad():
+        scores = model.full_sort_predict(batch).view(-1, model.n_items)
+    torch.testing.assert_close(scores, (u[batch[model.USER_ID]] @ i.T).detach())
+    assert bool((scores.abs() <= 1 + 1e-6).all())

@@ -453,6 +453,22 @@ def test_pairwise_ecdf_has_a_size_limit() -> None:
     assert torch.equal(ecdf(s, "mid"), ecdf_bruteforce(s, "mid"))
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, F32, F64])
+@pytest.mark.parametrize("rule", ["max", "mid"])
+@pytest.mark.parametrize("n", [65, 300, 1000])
+def test_sorted_ecdf_equals_binary_search_in_the_sorted_row(dtype, rule, n) -> None:
+    """Large rows are counted from the runs of equal scores in the sorted row; the counts must
+    be those of searching every score in its own sorted row (ties, zeros of both signs, inf)."""
+    scores = _awkward_scores(n, dtype, seed=n)
+    scores[:8] = torch.randint(-3, 4, (8, n), generator=_gen(n)).to(dtype)  # many ties
+    srt = torch.sort(scores, dim=-1).values
+    want = torch.searchsorted(srt, scores, right=True)
+    if rule == "mid":
+        want = want + torch.searchsorted(srt, scores, right=False)
+    numer, total = bcl_weights_module._ecdf_counts(scores, rule, None, F32)
+    assert total == n and torch.equal(numer, want)
+
+
 # ------------------------------------------------------------------ tabulated sampled ECDF
 
 

@@ -15,11 +15,13 @@ from bcl_rec.losses import (
     BCLLoss,
     BCLNCELoss,
     BPRLoss,
+    BSLLoss,
     DCLLoss,
     DPLLoss,
     HCLLoss,
     LossConfig,
     LossOutput,
+    PSLLoss,
     RecLoss,
     SampledSoftmaxLoss,
     build_loss,
@@ -67,6 +69,11 @@ EXPECTED_DEFAULTS = {
     "pcl_lambda": 1e-4,
     "hscl_gamma": 1.0,
     "hscl_q": "ones",
+    "ssm_positive_in_denominator": True,
+    "bsl_gamma": 1.0,
+    "psl_activation": "tanh",
+    "psl_temperature": 1.0,
+    "weights": "none",
 }
 
 
@@ -183,6 +190,8 @@ def test_registry_holds_exactly_the_config_names() -> None:
         "dcl": DCLLoss,
         "hcl": HCLLoss,
         "ssm": SampledSoftmaxLoss,
+        "bsl": BSLLoss,
+        "psl": PSLLoss,
     }
     for name, cls in expected.items():
         assert LOSSES[name] is cls and cls.name == name

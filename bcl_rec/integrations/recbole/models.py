@@ -30,7 +30,7 @@ from bcl_rec.integrations.recbole.settings import (
     setting,
 )
 from bcl_rec.losses import LossOutput, RecLoss, build_loss
-from bcl_rec.models.base import Recommender, gather, pair_scores
+from bcl_rec.models.base import Recommender, gather, item_scores, pair_scores
 from bcl_rec.models.mf import MF
 from bcl_rec.sparse import TorchCSR
 
@@ -94,16 +94,16 @@ class BCLRecommender(GeneralRecommender):
         self, users: torch.Tensor, pos_items: torch.Tensor, neg_items: torch.Tensor
     ) -> LossOutput:
         """bcl-rec's loss for users ``[B]``, positives ``[B]`` and negatives ``[B, N]``."""
-        user_emb, item_emb = self.backbone.embeddings()
+        user_emb, item_emb = self.backbone.scoring_embeddings()
         u = gather(user_emb, users)
         pos = pair_scores(u, gather(item_emb, pos_items))
-        neg = pair_scores(u, gather(item_emb, neg_items))
+        neg = item_scores(u, item_emb, neg_items)
         extra = None
         if self.loss_config.num_extras > 0:
             extra_items = self._sampler("positives", users.device).positives(
                 users, self.loss_config.num_extras, self._generator(users.device)
             )
-            extra = pair_scores(u, gather(item_emb, extra_items))
+            extra = item_scores(u, item_emb, extra_items)
         ref = self.reference_scores(users, u, item_emb) if self.loss_fn.uses_reference else None
         return self.loss_fn(pos, neg, extra, ref)
 
@@ -149,12 +149,13 @@ class BCLRecommender(GeneralRecommender):
 
     # --- evaluation ---------------------------------------------------------------------------
     def embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The backbone's embeddings; computed once per evaluation (graph models propagate)."""
+        """The backbone's scoring embeddings; computed once per evaluation (graph models
+        propagate, cosine normalises)."""
         if self.training:
-            return self.backbone.embeddings()
+            return self.backbone.scoring_embeddings()
         if self._eval_cache is None:
             with torch.no_grad():
-                user_emb, item_emb = self.backbone.embeddings()
+                user_emb, item_emb = self.backbone.scoring_embeddings()
             self._eval_cache = (user_emb.detach(), item_emb.detach())
         return self._eval_cache
 
@@ -179,7 +180,8 @@ class BCLRecommender(GeneralRecommender):
 class BCLMF(BCLRecommender):
     """Matrix factorisation (bcl-rec's :class:`~bcl_rec.models.MF`) trained with a bcl-rec loss.
 
-    Keys: ``embedding_size`` (64), ``init`` (``xavier``), ``init_std`` (0.1), ``loss`` (a
+    Keys: ``embedding_size`` (64), ``init`` (``xavier``), ``init_std`` (0.1), ``score``
+    (``dot`` or ``cosine``, as ``model.score``), ``loss`` (a
     mapping of :class:`~bcl_rec.losses.LossConfig` fields, default BCL) and RecBole's
     ``train_neg_sample_args.sample_num`` (N).
     """
@@ -191,6 +193,7 @@ class BCLMF(BCLRecommender):
             dim=int(self.setting(config, "embedding_size")),
             init=str(self.setting(config, "init")),
             init_std=float(self.setting(config, "init_std")),
+            score=str(self.setting(config, "score")),
         )
 
 
@@ -216,6 +219,7 @@ class BCLLightGCN(BCLRecommender):
             layer_weights=None if weights is None else [float(w) for w in weights],
             init=str(self.setting(config, "init")),
             init_std=float(self.setting(config, "init_std")),
+            score=str(self.setting(config, "score")),
         )
 
 

@@ -12,7 +12,12 @@ from typing import Any
 from bcl_rec.losses import LossConfig
 
 #: Model keys shared by every bcl-rec model, with their defaults (bcl-rec's ``model`` section).
-MODEL_DEFAULTS: dict[str, Any] = {"embedding_size": 64, "init": "xavier", "init_std": 0.1}
+MODEL_DEFAULTS: dict[str, Any] = {
+    "embedding_size": 64,
+    "init": "xavier",
+    "init_std": 0.1,
+    "score": "dot",
+}
 
 #: Extra keys of BCLLightGCN (named as in RecBole's own LightGCN where one exists).
 LIGHTGCN_DEFAULTS: dict[str, Any] = {"n_layers": 2, "layer_weights": None}

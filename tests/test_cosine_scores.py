@@ -66,7 +66,13 @@ def test_zero_embeddings_give_finite_losses_and_gradients(name: str, loss_name: 
     sp, sn = pair_scores(u, gather(item_emb, pos)), item_scores(u, item_emb, neg)
     cfg = LossConfig(name=loss_name, temperature=0.1, num_extras=1 if loss_name == "dpl" else 0)
     extra = sp.unsqueeze(1) if loss_name == "dpl" else None
-    out = build_loss(cfg)(sp, sn, extra)
+    loss_fn = build_loss(cfg, embedding_dim=model.dim)
+    inputs = {}
+    if loss_fn.needs_items:
+        inputs["items"] = (pos, neg)
+    if loss_fn.needs_vectors:
+        inputs["vectors"] = (u, gather(item_emb, pos), gather(item_emb, neg))
+    out = loss_fn(sp, sn, extra, **inputs)
     out.loss.backward()
     assert bool(torch.isfinite(out.loss))
     for p in model.parameters():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -13,14 +14,20 @@ from bcl_rec.cli.data_cmd import add_data_parser
 from bcl_rec.cli.evaluate_cmd import add_evaluate_parser
 from bcl_rec.cli.recbole_cmd import add_parser as add_recbole_parser
 from bcl_rec.cli.recommend_cmd import add_recommend_parser
+from bcl_rec.cli.report_cmd import add_report_parser
+from bcl_rec.cli.weights_cmd import add_weights_parser
 from bcl_rec.config import ConfigError, load_config
 from bcl_rec.data.errors import DataError, DatasetNotFoundError
+from bcl_rec.reporting.extras import MissingExtraError
 
 
 def _train(args: argparse.Namespace) -> int:
     from bcl_rec.training.run import train_run, write_run
 
     config = load_config(args.config, args.set)
+    if args.tensorboard is not None:
+        train_cfg = dataclasses.replace(config.train, tensorboard=str(args.tensorboard))
+        config = dataclasses.replace(config, train=train_cfg)
     if args.out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         name = f"{Path(str(config.data.name)).name}-{config.model.name}-{config.loss.name}"
@@ -51,11 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--data-dir", type=Path, help="folder holding the dataset (or its parent)")
     train.add_argument("--out", type=Path, help="run folder (default: runs/<name>-<time>)")
+    train.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="write per-epoch TensorBoard scalars to DIR (sets train.tensorboard)",
+    )
     train.set_defaults(func=_train)
     add_recbole_parser(sub)
     add_data_parser(sub)
     add_evaluate_parser(sub)
     add_recommend_parser(sub)
+    add_report_parser(sub)
+    add_weights_parser(sub)
     return parser
 
 
@@ -64,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DataError, DatasetNotFoundError) as err:
+    except (ConfigError, DataError, DatasetNotFoundError, MissingExtraError) as err:
         print(f"bcl-rec: error: {err}", file=sys.stderr)
         return 2
 

@@ -21,6 +21,7 @@ class TrainConfig:
     eval_every: int = 1
     progress: bool = True
     retain_memory: bool = True  # keep freed memory in malloc for reuse (see training/allocator)
+    tensorboard: str | None = None  # folder for per-epoch TensorBoard scalars (optional extra)
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs", f"must be >= 1, got {self.epochs}")
@@ -29,6 +30,11 @@ class TrainConfig:
         _check(self.weight_decay >= 0, "train.weight_decay", "must be >= 0")
         _check(self.patience >= 1, "train.patience", f"must be >= 1, got {self.patience}")
         _check(self.eval_every >= 1, "train.eval_every", "must be >= 1")
+        _check(
+            self.tensorboard is None or (isinstance(self.tensorboard, str) and self.tensorboard),
+            "train.tensorboard",
+            f"must be a folder path or null, got {self.tensorboard!r}",
+        )
         _check(
             self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
             "train.device",

@@ -23,6 +23,7 @@ from bcl_rec.data.load import load_split
 from bcl_rec.data.split import Split
 from bcl_rec.losses import build_loss
 from bcl_rec.models import Recommender, build_model
+from bcl_rec.reporting.tensorboard import epoch_logger
 from bcl_rec.training.device import resolve_device
 from bcl_rec.training.trainer import FitResult, Trainer, median
 
@@ -59,7 +60,8 @@ def train_run(
     trainer = Trainer(
         model, loss_fn, split, config.loss, config.train, config.eval, device, sample_gen
     )
-    fit = trainer.fit()
+    with epoch_logger(config.train.tensorboard) as on_epoch:
+        fit = trainer.fit(on_epoch)
     test = trainer.test()
     total = time.perf_counter() - t_start
     metrics = {

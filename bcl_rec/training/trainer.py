@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -223,8 +223,10 @@ class Trainer:
             user_emb, item_emb = self.model.embeddings()
             return self.valid_evaluator.evaluate(user_emb, item_emb)
 
-    def fit(self) -> FitResult:
-        """Train with early stopping on ``eval.metric``; the model ends with the best weights."""
+    def fit(self, on_epoch: Callable[[dict[str, float]], None] | None = None) -> FitResult:
+        """Train with early stopping on ``eval.metric``; the model ends with the best weights.
+
+        ``on_epoch`` (e.g. a TensorBoard logger) receives each epoch's history record."""
         cfg = self.train_cfg
         metric = self.eval_cfg.metric
         best_value, best_epoch, best_valid = -math.inf, 0, {}
@@ -273,6 +275,8 @@ class Trainer:
                         f"{train_s:.2f}s + {eval_s:.2f}s"
                     )
             result.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
             result.epochs_run = epoch
             if since_best >= cfg.patience:
                 break

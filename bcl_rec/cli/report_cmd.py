@@ -46,7 +46,7 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"bcl-rec: error: {err}", file=sys.stderr)
         return 2
     n_runs = sum(len(c.runs) for c in summary.configurations)
-    print(f"{n_runs} runs, {len(summary.configurations)} configurations -> "
+    print(f"{n_runs} run(s) in {len(summary.configurations)} configuration(s) -> "
           f"{paths['markdown']}, {paths['html']}")
     for note in summary.notes:
         print(f"  note: {note}")

@@ -93,7 +93,8 @@ def loss_curves(summary: ComparisonSummary, path: Path) -> Path | None:
         return None
     cols = min(3, len(confs))
     rows = math.ceil(len(confs) / cols)
-    fig = figure_class()(figsize=(4 * cols, 3.0 * rows + 0.5), dpi=DPI, layout="constrained")
+    fig = figure_class()(figsize=(max(7.0, 4.0 * cols), 3.0 * rows + 0.6), dpi=DPI,
+                         layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax in axes[len(confs):]:
         ax.set_visible(False)
@@ -107,7 +108,7 @@ def loss_curves(summary: ComparisonSummary, path: Path) -> Path | None:
         ax.set_xlabel("epoch")
         ax.set_ylabel("mean training loss")
         ax.grid(alpha=0.3)
-    fig.suptitle("Training loss per epoch (mean over seeds; band: min to max; own y-axis each)")
+    fig.suptitle("Training loss per epoch (mean over seeds; band: min to max)")
     fig.savefig(path)
     return path
 
@@ -117,7 +118,7 @@ def metric_bars(summary: ComparisonSummary, metric: str, path: Path) -> Path | N
     confs = [c for c in summary.configurations if (c.label, metric) in summary.cells]
     if not confs:
         return None
-    fig = figure_class()(figsize=(max(5.0, 1.6 * len(confs) + 2), 4.4), dpi=DPI,
+    fig = figure_class()(figsize=(max(6.5, 1.6 * len(confs) + 2), 4.4), dpi=DPI,
                          layout="constrained")
     ax = fig.subplots()
     index = {c.label: i for i, c in enumerate(summary.configurations)}
@@ -134,7 +135,7 @@ def metric_bars(summary: ComparisonSummary, metric: str, path: Path) -> Path | N
                     xytext=(0, 4), ha="center", fontsize=8)
     ax.set_xticks(range(len(confs)), [c.label.replace(", ", "\n") for c in confs], fontsize=8)
     ax.set_ylabel(f"test {pretty_metric(metric)}")
-    ax.set_title(f"Test {pretty_metric(metric)}: mean, 95% t-interval, one dot per seed")
+    ax.set_title(f"Test {pretty_metric(metric)}: mean, 95% interval, dots = seeds")
     ax.grid(axis="y", alpha=0.3)
     fig.savefig(path)
     return path

@@ -102,7 +102,8 @@ def metric_table(summary: ComparisonSummary) -> tuple[list[str], list[list[tuple
                 continue
             n = "" if cell.n == len(conf.runs) else f" (n={cell.n})"
             text = f"{fmt(cell.mean)} ± {fmt(cell.std)} {interval_text(cell)}{n}"
-            row.append((text, cell.mean == summary.best(metric)))
+            best = len(summary.configurations) > 1 and cell.mean == summary.best(metric)
+            row.append((text, best))
         rows.append(row)
     return header, rows
 
@@ -129,14 +130,18 @@ def paired_table(summary: ComparisonSummary) -> tuple[list[str], list[list[tuple
 
 
 def runs_table(summary: ComparisonSummary) -> tuple[list[str], list[list[tuple[str, bool]]]]:
-    """One row per run: configuration, seed, best epoch / epochs run, folder."""
-    header = ["configuration", "seed", "best epoch / epochs", "run folder"]
+    """One row per run: configuration, seed, best epoch / epochs run, the first test metric
+    (NDCG@10 when there), folder."""
+    metric = BAR_METRIC if BAR_METRIC in summary.metrics else next(iter(summary.metrics), "")
+    header = ["configuration", "seed", "best epoch / epochs", f"test {pretty_metric(metric)}",
+              "run folder"]
     rows = []
     for conf in summary.configurations:
         for run in conf.runs:
             epochs = f"{run.metrics.get('best_epoch', '?')} / {run.metrics.get('epochs', '?')}"
+            value = fmt(run.test[metric]) if metric in run.test else "missing"
             rows.append([(conf.label, False), (str(run.seed), False), (epochs, False),
-                         (run.name, False)])
+                         (value, False), (run.name, False)])
     return header, rows
 
 
@@ -155,14 +160,32 @@ def varying_table(summary: ComparisonSummary) -> tuple[list[str], list[list[tupl
 
 def intro(summary: ComparisonSummary) -> list[str]:
     n_runs = sum(len(c.runs) for c in summary.configurations)
-    return [
-        f"{n_runs} runs in {len(summary.configurations)} configurations; seeds "
+    n_conf = len(summary.configurations)
+    lines = [
+        f"{_count(n_runs, 'run')} in {_count(n_conf, 'configuration')}; seeds "
         f"{_seeds(summary.seeds)}. Test metrics: mean ± standard deviation over seeds "
-        "[95% t-interval of the mean]; the best mean of each column in bold (higher is better).",
-        f"Paired differences are against the baseline **{summary.baseline}**, seed by seed: "
-        "mean difference [95% t-interval], and the seeds on which the configuration scored "
-        "higher; bold when the interval excludes 0.",
+        "[95% t-interval of the mean]; the best mean of each column in bold (higher is better)."
     ]
+    if n_conf > 1:
+        lines.append(
+            f"Paired differences are against the baseline **{summary.baseline}**, seed by "
+            "seed: mean difference [95% t-interval], and the seeds on which the configuration "
+            "scored higher; bold when the interval excludes 0."
+        )
+    return lines
+
+
+def shared_lines(summary: ComparisonSummary) -> list[str]:
+    """The settings every run shares, one line per config section (``key=value, ...``)."""
+    sections: dict[str, list[str]] = {}
+    for key, value in summary.shared.items():
+        section, _, name = key.partition(".")
+        sections.setdefault(section, []).append(f"{name}={show_value(value)}")
+    return [f"{section}: {', '.join(items)}" for section, items in sections.items()]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _seeds(seeds: list) -> str:
@@ -186,9 +209,10 @@ def markdown(summary: ComparisonSummary, figs: list[Figure]) -> str:
     """The report as Markdown; figures are linked by file name (they sit beside it)."""
     lines = ["# Comparison report", "", *intro(summary), "", "## Test metrics", ""]
     lines += _md_table(*metric_table(summary))
-    lines += ["", f"## Paired differences against {summary.baseline}", ""]
     header, rows = paired_table(summary)
-    lines += _md_table(header, rows) if rows else ["(only one configuration)"]
+    if rows:
+        lines += ["", f"## Paired differences against {summary.baseline}", ""]
+        lines += _md_table(header, rows)
     lines += ["", "## Figures", ""]
     for fig in figs:
         lines += [f"![{fig.path.stem}]({fig.path.name})", "", fig.caption, ""]
@@ -198,8 +222,7 @@ def markdown(summary: ComparisonSummary, figs: list[Figure]) -> str:
     else:
         lines.append("(none besides the seed)")
     lines += ["", "Shared by every run:", ""]
-    lines += [f"`{k}: {show_value(v)}`" + ("  " if i + 1 < len(summary.shared) else "")
-              for i, (k, v) in enumerate(summary.shared.items())]
+    lines += [f"- {line}" for line in shared_lines(summary)]
     lines += ["", "## Runs", ""]
     lines += _md_table(*runs_table(summary))
     lines += ["", "## Missing or left out", ""]
@@ -245,9 +268,10 @@ def html_page(summary: ComparisonSummary, figs: list[Figure]) -> str:
            "<h1>Comparison report</h1>"]
     out += [f"<p>{_bold_md(p)}</p>" for p in intro(summary)]
     out += ["<h2>Test metrics</h2>", _html_table(*metric_table(summary))]
-    out.append(f"<h2>Paired differences against {html.escape(summary.baseline)}</h2>")
     header, rows = paired_table(summary)
-    out.append(_html_table(header, rows) if rows else "<p>(only one configuration)</p>")
+    if rows:
+        out.append(f"<h2>Paired differences against {html.escape(summary.baseline)}</h2>")
+        out.append(_html_table(header, rows))
     out.append("<h2>Figures</h2>")
     for fig in figs:
         data = base64.b64encode(fig.path.read_bytes()).decode("ascii")
@@ -257,10 +281,9 @@ def html_page(summary: ComparisonSummary, figs: list[Figure]) -> str:
     out += ["<h2>Configurations</h2>", "<p>Keys that differ between the runs:</p>"]
     out.append(_html_table(*varying_table(summary)) if summary.varying
                else "<p>(none besides the seed)</p>")
-    out.append("<p>Shared by every run:</p><p>")
-    out.append(" ".join(f"<code>{html.escape(k)}: {html.escape(show_value(v))}</code>"
-                        for k, v in summary.shared.items()))
-    out += ["</p>", "<h2>Runs</h2>", _html_table(*runs_table(summary)),
+    out.append("<p>Shared by every run:</p><ul>")
+    out += [f"<li><code>{html.escape(line)}</code></li>" for line in shared_lines(summary)]
+    out += ["</ul>", "<h2>Runs</h2>", _html_table(*runs_table(summary)),
             "<h2>Missing or left out</h2>"]
     if summary.notes:
         out.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in summary.notes)

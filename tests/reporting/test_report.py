@@ -80,7 +80,7 @@ def test_report_files_show_the_numbers(sweep, tmp_path):
     mean, _, low, high = expected(diffs)
     assert f"{mean:+.4f} [{low:+.4f}, {high:+.4f}], won 3/3" in md
     assert "| loss.name=bcl | bcl | 0.001 |" in md  # the keys that differ, per configuration
-    assert "`model.name: mf`" in md and "train.seed" not in md.split("## Runs")[0]
+    assert "- model: dim=64, name=mf" in md and "seed=" not in md.split("## Runs")[0]
     for png in ("learning-curves.png", "test-ndcg10.png", "loss.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({png})" in md

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bcl_rec.reporting.extras import figure_class
+from bcl_rec.reporting.extras import figure_class, require
 from bcl_rec.reporting.runs import Configuration
 from bcl_rec.reporting.summary import ComparisonSummary
 from bcl_rec.reporting.weights import WeightParams, closed_form_endpoints, weight_curves
@@ -31,6 +31,12 @@ LINE_STYLES = ("-", "--", (0, (1, 1.2)), "-.")
 
 def colour(index: int) -> str:
     return COLOURS[index % len(COLOURS)]
+
+
+def integer_epochs(ax) -> None:
+    """Whole-number ticks on an epoch axis."""
+    ax.xaxis.set_major_locator(require("matplotlib.ticker", "plots", "plotting").MaxNLocator(
+        integer=True))
 
 
 def pretty_metric(name: str) -> str:
@@ -78,6 +84,7 @@ def learning_curves(summary: ComparisonSummary, path: Path) -> Path | None:
     if not drawn:
         return None
     ax.set_xlabel("epoch")
+    integer_epochs(ax)
     ax.set_ylabel(f"validation {pretty_metric(summary.valid_metric)}")
     ax.set_title("Validation metric per epoch (line: mean over seeds; band: min to max)")
     ax.grid(alpha=0.3)
@@ -106,6 +113,7 @@ def loss_curves(summary: ComparisonSummary, path: Path) -> Path | None:
         ax.fill_between(epochs, low, high, color=c, alpha=0.2, lw=0)
         ax.set_title(conf.label, fontsize=9)
         ax.set_xlabel("epoch")
+        integer_epochs(ax)
         ax.set_ylabel("mean training loss")
         ax.grid(alpha=0.3)
     fig.suptitle("Training loss per epoch (mean over seeds; band: min to max)")

@@ -248,7 +248,7 @@ code { background: #f4f4f4; padding: 0 0.25em; }
 
 def _html_table(header: list[str], rows: list[list[tuple[str, bool]]]) -> str:
     def cell(text: str, bold: bool) -> str:
-        text = html.escape(text)
+        text = html.escape(text).replace(" [", "<br>[")  # intervals on their own line
         return f"<td><b>{text}</b></td>" if bold else f"<td>{text}</td>"
 
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)

@@ -111,6 +111,12 @@ def summarise_runs(
                 f"{conf.label}: no run with seed {_join(absent)} "
                 f"({len(conf.runs)} of {len(seeds)} seeds)"
             )
+        capped = [r.seed for r in conf.runs if _stopped_at_cap(r)]
+        if capped:
+            notes.append(
+                f"{conf.label}: the best epoch is the last one allowed (train.epochs) for seed "
+                f"{_join(capped)}: more epochs may still help"
+            )
         for metric in metrics:
             have = [r for r in conf.runs if metric in r.test]
             if len(have) < len(conf.runs):
@@ -165,6 +171,12 @@ def _paired(conf: Configuration, base: Configuration, metric: str) -> Paired | N
     if not shared:
         return None
     return paired([mine[s].test[metric] for s in shared], [theirs[s].test[metric] for s in shared])
+
+
+def _stopped_at_cap(run: Run) -> bool:
+    """The run's best epoch is its last and the epoch budget ran out (not early stopping)."""
+    cap = run.config.get("train.epochs")
+    return cap is not None and run.metrics.get("best_epoch") == run.metrics.get("epochs") == cap
 
 
 def _valid_metric(runs: list[Run]) -> str | None:

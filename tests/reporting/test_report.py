@@ -143,3 +143,18 @@ def test_errors_are_one_line(tmp_path, sweep, capsys):
     empty.mkdir()
     with pytest.raises(ReportError, match="^no run folders"):
         summarise_runs([empty])
+
+
+def test_runs_stopped_by_the_epoch_budget_are_named(tmp_path):
+    root = tmp_path / "runs"
+    for seed in (1, 2):
+        folder = write_run(root / f"bcl-{seed}", "bcl", seed, {"ndcg@10": 0.07})
+        metrics = json.loads((folder / "metrics.json").read_text())
+        last = 300 if seed == 2 else 250  # seed 1 stopped early at its best epoch + patience
+        metrics.update(best_epoch=last, epochs=300 if seed == 2 else 270)
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    summary = summarise_runs([root])
+    assert summary.notes == [
+        "all runs: the best epoch is the last one allowed (train.epochs) for seed 2: more "
+        "epochs may still help"
+    ]

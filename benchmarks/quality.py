@@ -13,30 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import stats
 
 from bcl_rec.config import load_config
 from bcl_rec.data.load import load_split
+from bcl_rec.reporting.stats import interval, paired
 from bcl_rec.training.run import train_run
 
 METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20")
-
-
-def interval(values: list[float]) -> tuple[float, float, float]:
-    """Mean, std (ddof=1) and the half-width of the 95% t-interval of the mean."""
-    arr = np.asarray(values, dtype=np.float64)
-    if len(arr) < 2:
-        return float(arr.mean()), float("nan"), float("nan")
-    std = float(arr.std(ddof=1))
-    half = float(stats.t.ppf(0.975, len(arr) - 1) * std / math.sqrt(len(arr)))
-    return float(arr.mean()), std, half
 
 
 def label_of(path: str, overrides: list[str]) -> str:
@@ -188,12 +177,10 @@ def markdown(
                 for s in seeds
                 if (label, s) in by and (base, s) in by
             ]
-            diffs = [a - b for a, b in pairs]
-            if diffs:
-                mean, _, half = interval(diffs)
-                wins = sum(d > 0 for d in diffs)
-                low, high = mean - half, mean + half
-                diff_cell = f"{mean:+.4f} [{low:+.4f}, {high:+.4f}], {wins}/{len(diffs)}"
+            if pairs:
+                diff = paired([a for a, _ in pairs], [b for _, b in pairs])
+                low, high = diff.diff.low, diff.diff.high
+                diff_cell = f"{diff.diff.mean:+.4f} [{low:+.4f}, {high:+.4f}], {diff.wins}/{diff.n}"
         bar_cell = ""
         if bar is not None:
             mean, _, half = interval([r["test_ndcg@10"] for r in mine])

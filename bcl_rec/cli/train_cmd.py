@@ -43,12 +43,20 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="continue the run in DIR from its config.yaml and checkpoint "
         "(--set may change train.epochs and train.patience)",
     )
+    train.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="write per-epoch TensorBoard scalars to DIR (sets train.tensorboard)",
+    )
     train.set_defaults(func=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
     from bcl_rec.training.run_folder import RunFolder, RunFolderError
 
+    if args.tensorboard is not None:
+        args.set = [*args.set, f"train.tensorboard={json.dumps(str(args.tensorboard))}"]
     try:
         if args.resume is not None:
             return _resume(args)

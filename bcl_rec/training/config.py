@@ -23,6 +23,7 @@ class TrainConfig:
     retain_memory: bool = True  # keep freed memory in malloc for reuse (see training/allocator)
     checkpoint_every: int = 1  # epochs between checkpoints in the run folder; 0: none
     on_nonfinite: str = "stop"  # a non-finite loss or gradient: stop the run, or skip_step
+    tensorboard: str | None = None  # folder for per-epoch TensorBoard scalars (optional extra)
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs", f"must be >= 1, got {self.epochs}")
@@ -40,6 +41,11 @@ class TrainConfig:
             self.on_nonfinite in ("stop", "skip_step"),
             "train.on_nonfinite",
             f"must be stop or skip_step, got {self.on_nonfinite!r}",
+        )
+        _check(
+            self.tensorboard is None or (isinstance(self.tensorboard, str) and self.tensorboard),
+            "train.tensorboard",
+            f"must be a folder path or null, got {self.tensorboard!r}",
         )
         _check(
             self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),

@@ -1,7 +1,8 @@
 """Which config changes a resumed run accepts: only those that cannot change what was trained.
 
 ``train.epochs`` and ``train.patience`` may change (train longer, stop sooner or later), and so
-may ``train.progress`` and ``train.checkpoint_every`` (display and checkpoint frequency only);
+may ``train.progress``, ``train.checkpoint_every`` and ``train.tensorboard`` (display, checkpoint
+frequency and logging only);
 any other difference would make the resumed run a different run, and is refused.
 """
 
@@ -12,7 +13,8 @@ from typing import Any
 from bcl_rec.training.run_folder import RunFolderError
 
 MAY_CHANGE = frozenset(
-    {"train.epochs", "train.patience", "train.progress", "train.checkpoint_every"}
+    {"train.epochs", "train.patience", "train.progress", "train.checkpoint_every",
+     "train.tensorboard"}
 )
 
 

@@ -24,6 +24,7 @@ from bcl_rec.data.load import load_split
 from bcl_rec.data.split import Split
 from bcl_rec.losses import build_loss
 from bcl_rec.models import Recommender, build_model
+from bcl_rec.reporting.tensorboard import epoch_logger
 from bcl_rec.training.device import resolve_device
 from bcl_rec.training.interrupt import StopRequest
 from bcl_rec.training.run_folder import RunFolder
@@ -82,7 +83,8 @@ def train_run(
         if log is not None:
             log(resume_line(state))
     recorder = None if folder is None else FolderRecorder(folder, trainer, config)
-    fit = trainer.fit(state, recorder, stop)
+    with epoch_logger(config.train.tensorboard) as on_epoch:
+        fit = trainer.fit(state, recorder, stop, on_epoch)
     test = trainer.test()
     total = time.perf_counter() - t_start
     metrics = {

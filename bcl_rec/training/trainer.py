@@ -13,7 +13,7 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
@@ -418,13 +418,15 @@ class Trainer:
         state: FitState | None = None,
         recorder: FitRecorder | None = None,
         stop: StopRequest | None = None,
+        on_epoch: Callable[[dict[str, float]], None] | None = None,
     ) -> FitResult:
         """Train with early stopping on ``eval.metric``; the model ends with the best weights.
 
         ``state`` continues a run restored by :meth:`restore`. ``recorder`` receives a
         checkpoint every ``train.checkpoint_every`` epochs (and when fitting ends) and the state
         after every epoch. A requested ``stop`` ends training after the current step with a
-        checkpoint and :class:`RunInterrupted`.
+        checkpoint and :class:`RunInterrupted`. ``on_epoch`` (e.g. a TensorBoard logger) receives
+        each epoch's history record.
         """
         cfg = self.train_cfg
         metric = self.eval_cfg.metric
@@ -485,6 +487,8 @@ class Trainer:
                         file=sys.stderr,
                     )
             state.history.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
             state.epoch = epoch
             if recorder is not None:
                 ending = epoch == cfg.epochs or state.since_best >= cfg.patience

@@ -1,0 +1,1 @@
+"""Reports over saved run folders, BCL weight figures and TensorBoard logging."""

@@ -40,7 +40,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print("bcl-rec: error: --topk values must be positive integers", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    run = load_run(args.run, args.data_dir, resolve_device(args.device))
+    run = load_run(args.run, args.data_dir, resolve_device(args.device, key="--device"))
     evaluator = run.evaluator(
         args.split,
         tuple(args.topk) if args.topk else None,

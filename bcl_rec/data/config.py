@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from bcl_rec.errors import ConfigError, build_section
+from bcl_rec.errors import ConfigError, build_section, check_types
 from bcl_rec.errors import check as _check
 
 FORMATS = (
@@ -91,6 +91,7 @@ class DataConfig:
     cache: bool = True
 
     def __post_init__(self) -> None:
+        check_types(self, "data")
         _check(isinstance(self.name, str) and self.name != "", "data.name",
                "must be a name or a path")
         _check(self.format in FORMATS, "data.format", f"must be one of {', '.join(FORMATS)}")
@@ -150,7 +151,9 @@ class DataConfig:
             "data.presplit_policy",
             f"must be one of {', '.join(PRESPLIT_POLICIES)}",
         )
-        _check(_is_int(self.seed), "data.seed", f"must be an integer, got {self.seed!r}")
+        _check(
+            0 <= self.seed < 2**63, "data.seed", f"must be an integer in [0, 2**63), got {self.seed}"
+        )
         _check(isinstance(self.cache, bool), "data.cache", "must be true or false")
 
     def with_defaults(self, defaults: Mapping[str, Any]) -> DataConfig:

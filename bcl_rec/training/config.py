@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bcl_rec.errors import check as _check
+from bcl_rec.errors import check_types
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,19 @@ class TrainConfig:
     retain_memory: bool = True  # keep freed memory in malloc for reuse (see training/allocator)
 
     def __post_init__(self) -> None:
+        check_types(self, "train")
         _check(self.epochs >= 1, "train.epochs", f"must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, "train.batch_size", f"must be >= 1, got {self.batch_size}")
         _check(self.lr > 0, "train.lr", f"must be > 0, got {self.lr}")
-        _check(self.weight_decay >= 0, "train.weight_decay", "must be >= 0")
+        _check(self.weight_decay >= 0, "train.weight_decay",
+               f"must be >= 0, got {self.weight_decay}")
         _check(self.patience >= 1, "train.patience", f"must be >= 1, got {self.patience}")
-        _check(self.eval_every >= 1, "train.eval_every", "must be >= 1")
+        _check(self.eval_every >= 1, "train.eval_every", f"must be >= 1, got {self.eval_every}")
+        _check(
+            0 <= self.seed < 2**63,
+            "train.seed",
+            f"must be an integer in [0, 2**63), got {self.seed}",
+        )
         _check(
             self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
             "train.device",

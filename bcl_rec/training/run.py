@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from bcl_rec.config import RunConfig, dump_config
+from bcl_rec.config import RunConfig, check_against_data, dump_config
 from bcl_rec.data.load import load_split
 from bcl_rec.data.split import Split
 from bcl_rec.losses import build_loss
@@ -45,9 +45,10 @@ def train_run(
 ) -> RunResult:
     """Train and test one configuration; returns metrics in the ``metrics.json`` shape."""
     t_start = time.perf_counter()
+    device = resolve_device(config.train.device)  # before the data: a missing GPU fails fast
     if split is None:
         split = load_split(config.data, data_dir)
-    device = resolve_device(config.train.device)
+    check_against_data(config, split.n_users, split.n_items, int(split.train.nnz))
     generator = torch.Generator(device="cpu").manual_seed(config.train.seed)
     model = build_model(config.model, split.train, generator=generator)
     loss_fn = build_loss(config.loss)

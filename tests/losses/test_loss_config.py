@@ -41,7 +41,7 @@ EXPECTED_DEFAULTS = {
     "alpha_steps": 20,
     "beta": 1.0,
     "tau_plus": 0.05,
-    "ecdf": "max",
+    "ecdf": "mid",
     "ecdf_source": "sampled",
     "ecdf_sample": None,
     "self_normalise": False,
@@ -108,7 +108,7 @@ def test_bad_values_name_the_field(field: str, value: object) -> None:
 
 
 def test_error_messages_state_the_allowed_range() -> None:
-    with pytest.raises(ValueError, match=r"loss\.alpha must be a float in \[0\.5, 1\) or 'auto'"):
+    with pytest.raises(ValueError, match=r"loss\.alpha must be a number in \[0\.5, 1\) or 'auto'"):
         LossConfig(alpha=1.5)
     with pytest.raises(ValueError, match=r"loss\.name must be one of bpr, bcl, bcl-nce"):
         LossConfig(name="x")

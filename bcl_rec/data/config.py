@@ -152,7 +152,9 @@ class DataConfig:
             f"must be one of {', '.join(PRESPLIT_POLICIES)}",
         )
         _check(
-            0 <= self.seed < 2**63, "data.seed", f"must be an integer in [0, 2**63), got {self.seed}"
+            0 <= self.seed < 2**63,
+            "data.seed",
+            f"must be an integer in [0, 2**63), got {self.seed}",
         )
         _check(isinstance(self.cache, bool), "data.cache", "must be true or false")
 

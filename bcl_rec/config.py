@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from bcl_rec.data.config import DataConfig
@@ -28,6 +29,7 @@ from bcl_rec.errors import (
     did_you_mean,
 )
 from bcl_rec.evaluation.config import EvalConfig
+from bcl_rec.evaluation.plan import plan_tiles
 from bcl_rec.losses.config import LossConfig
 from bcl_rec.models.config import ModelConfig
 from bcl_rec.training.config import TrainConfig
@@ -269,8 +271,9 @@ def _ignored_loss_keys(config: RunConfig, raw: dict[str, Any], overrides: list[s
 def check_against_data(config: RunConfig, n_users: int, n_items: int, n_pairs: int) -> None:
     """The checks that need the data's size, run after loading and before building the model.
 
-    ``eval.topk`` cut-offs must not exceed the number of items; the embedding tables and one
-    training step's scored items must fit in this machine's memory.
+    ``eval.topk`` cut-offs must not exceed the number of items; ``eval.max_memory_mb`` must
+    hold one evaluation tile; the embedding tables and one training step's scored items must fit
+    in this machine's memory.
     """
     too_big = [k for k in config.eval.topk if k > n_items]
     if too_big:
@@ -280,22 +283,31 @@ def check_against_data(config: RunConfig, n_users: int, n_items: int, n_pairs: i
             key="eval.topk",
         )
     memory = _memory_bytes()
-    if memory is None:
-        return
     dim = config.model.dim
     tables = (n_users + n_items) * dim * 4 * 4  # weights, gradient and Adam's two moments
-    if tables > memory:
+    if memory is not None and tables > memory:
         raise ConfigError(
             f"model.dim: {dim} needs {_gib(tables)} for the embeddings of {n_users} users and "
             f"{n_items} items, more than this machine's {_gib(memory)}; use a smaller model.dim",
             key="model.dim",
         )
+    try:
+        plan_tiles(
+            n_items,
+            dim,
+            torch.device("cpu"),  # the budget check is the same on every device
+            config.eval.users_per_batch,
+            config.eval.max_memory_mb,
+            n_users,
+        )
+    except ValueError as err:
+        raise ConfigError(str(err), key="eval.max_memory_mb") from None
     loss = config.loss
     per_pair = 1 + loss.num_negatives + loss.num_extras
     if loss.ecdf_source == "catalogue":
         per_pair += loss.ecdf_sample if loss.ecdf_sample is not None else n_items
     step = min(config.train.batch_size, n_pairs) * per_pair * dim * 4 * 4
-    if step > memory:
+    if memory is not None and step > memory:
         raise ConfigError(
             f"train.batch_size: {config.train.batch_size} pairs x {per_pair} items scored per "
             f"pair (loss.num_negatives, loss.num_extras, loss.ecdf_sample) x model.dim {dim} "

@@ -17,6 +17,7 @@ from bcl_rec.cli.recbole_cmd import add_parser as add_recbole_parser
 from bcl_rec.cli.recommend_cmd import add_recommend_parser
 from bcl_rec.config import ConfigError, config_location, load_config
 from bcl_rec.data.errors import DataError, DatasetNotFoundError
+from bcl_rec.errors import key_of
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -84,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
             _silence_stdout()
             return 0
         except (ConfigError, DataError, DatasetNotFoundError, OSError, MemoryError) as err:
+            print(f"bcl-rec: error: {_one_line(err)}", file=sys.stderr)
+            return 2
+        except ValueError as err:
+            if key_of(str(err)) is None:  # not about a config key: a bug, keep the traceback
+                raise
             print(f"bcl-rec: error: {_one_line(err)}", file=sys.stderr)
             return 2
 

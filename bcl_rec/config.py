@@ -27,6 +27,7 @@ from bcl_rec.errors import (
     ConfigWarning,
     build_section,
     did_you_mean,
+    not_a_mapping,
 )
 from bcl_rec.evaluation.config import EvalConfig
 from bcl_rec.evaluation.plan import plan_tiles
@@ -175,7 +176,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             )
         out.setdefault(section, {})
         if not isinstance(out[section], dict):
-            out[section] = {}
+            raise not_a_mapping(section, out[section])
         out[section][name] = load_yaml(value, f"--set {item}") if value.strip() else None
     return out
 

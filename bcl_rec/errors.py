@@ -72,6 +72,13 @@ def check(cond: bool, key: str, msg: str) -> None:
         raise ConfigError(f"{key}: {msg}", key=key)
 
 
+def not_a_mapping(section: str, value: Any) -> ConfigError:
+    """The error for a config section written as something other than a mapping of keys."""
+    return ConfigError(
+        f"section {section!r} must be a mapping of keys, got {_shown(value)}", key=section
+    )
+
+
 def build_section(name: str, cls: type[T], values: Mapping[str, Any] | None) -> T:
     """Build config section ``name`` (a dataclass) from a mapping, strictly.
 
@@ -80,9 +87,7 @@ def build_section(name: str, cls: type[T], values: Mapping[str, Any] | None) -> 
     """
     values = {} if values is None else values
     if not isinstance(values, Mapping):
-        raise ConfigError(
-            f"section {name!r} must be a mapping of keys, got {_shown(values)}", key=name
-        )
+        raise not_a_mapping(name, values)
     valid = [f.name for f in fields(cls)]
     for key in values:
         if not isinstance(key, str) or key not in valid:

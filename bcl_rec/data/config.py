@@ -7,6 +7,7 @@ registry entry recommends, and any key written in the config wins.
 
 from __future__ import annotations
 
+import codecs
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -31,6 +32,14 @@ SPLITS = ("auto", "leave-one-out", "ratio", "presplit")
 ORDERS = ("auto", "time", "random")
 PRESPLIT_POLICIES = ("error", "drop")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
+
+
+def _known_encoding(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
 
 
 def _is_int(value: object) -> bool:
@@ -110,6 +119,8 @@ class DataConfig:
             f"must be a non-empty string, got {self.sep!r}",
         )
         _check(self.header in (None, True, False), "data.header", "must be true or false")
+        _check(_known_encoding(self.encoding), "data.encoding",
+               f"unknown text encoding {self.encoding!r} (e.g. utf-8, latin-1)")
         if self.min_rating is not None:
             _check(
                 isinstance(self.min_rating, (int, float)) and not isinstance(self.min_rating, bool)

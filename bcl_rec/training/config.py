@@ -27,7 +27,7 @@ class TrainConfig:
         check_types(self, "train")
         _check(self.epochs >= 1, "train.epochs", f"must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, "train.batch_size", f"must be >= 1, got {self.batch_size}")
-        _check(self.lr > 0, "train.lr", f"must be > 0, got {self.lr}")
+        _check(0 < self.lr <= 1, "train.lr", f"must be in (0, 1] (Adam's step size), got {self.lr}")
         _check(self.weight_decay >= 0, "train.weight_decay",
                f"must be >= 0, got {self.weight_decay}")
         _check(self.patience >= 1, "train.patience", f"must be >= 1, got {self.patience}")

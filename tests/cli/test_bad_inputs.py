@@ -62,6 +62,8 @@ Input                                  What the user sees (stderr)
 data file with a bad line              ``<tiny>, line 5: ...`` (file and line named)
 ``--set data.name=no-such-dataset``    ``data.name 'no-such-dataset' is neither a registered
                                        dataset (...) nor an existing file or folder``
+``--set data.name=ml100k``             ``data.name 'ml100k' (did you mean 'ml-100k'?) is neither a
+                                       registered dataset (...) nor ...``
 ``--set data.format=jsonl`` on a csv   ``<tiny>, line 1: not valid JSON (...)``
 ``evaluate --run`` a missing folder    ``run folder not found: ...``
 ``evaluate --run`` not a run folder    ``... is not a complete run folder: config.yaml is
@@ -283,6 +285,9 @@ def test_missing_dataset(capsys):
     code, _, err = cli(capsys, "train", "--set", "data.name=no-such-dataset")
     assert_one_error(code, err, "data.name 'no-such-dataset' is neither a registered dataset (",
                      "nor an existing file or folder")
+    code, _, err = cli(capsys, "train", "--set", "data.name=ml100k")
+    assert_one_error(code, err, "data.name 'ml100k' (did you mean 'ml-100k'?) is neither a "
+                     "registered dataset (")
 
 
 def test_wrong_format_names_the_file(tiny, capsys):

@@ -174,7 +174,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 + ", ".join(_SECTION_TYPES),
                 key=section,
             )
-        out.setdefault(section, {})
+        if out.get(section) is None:  # absent, or written empty (``train:``)
+            out[section] = {}
         if not isinstance(out[section], dict):
             raise not_a_mapping(section, out[section])
         out[section][name] = load_yaml(value, f"--set {item}") if value.strip() else None

@@ -39,6 +39,12 @@ def test_yaml_specials_and_syntax_errors():
         load_yaml("a: 1\nb: c: d\n", "c.yaml")
 
 
+def test_an_empty_section_takes_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\nloss:\n  name: bpr\n")
+    assert load_config(path, ["train.lr=0.01"]).train.lr == 0.01
+
+
 def test_key_lines():
     text = "# comment\ndata:\n  name: ml-100k\n\nloss:\n  name: bcl\n  alpha: 0.9\n"
     assert key_lines(text) == {"data": 2, "data.name": 3, "loss": 5, "loss.name": 6,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bcl_rec.errors import check_types
+from bcl_rec.errors import build_section, check_types
 
 from ._checks import (
     check_alpha,
@@ -120,16 +120,11 @@ class LossConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> LossConfig:
         """Build from a mapping (e.g. the parsed ``loss:`` section of a YAML file).
 
-        Unknown keys raise ``ValueError("unknown key loss.<k>; valid keys: ...")``; missing keys
-        take their defaults.
+        An unknown key raises ``ConfigError("unknown key loss.<k> (did you mean loss.<x>?); valid
+        keys: ...")`` (a ``ValueError``), as every config section does; missing keys take their
+        defaults.
         """
-        if not isinstance(d, Mapping):
-            raise ValueError(f"loss config must be a mapping, got {type(d).__name__}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in valid:
-                raise ValueError(f"unknown key loss.{key}; valid keys: {', '.join(valid)}")
-        return cls(**dict(d))
+        return build_section("loss", cls, d)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (round-trips through :meth:`from_dict`)."""

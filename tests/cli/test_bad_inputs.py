@@ -75,6 +75,8 @@ data file with a bad line              ``<tiny>, line 5: ...`` (file and line na
                                        'big'``
 ``evaluate --device cuda`` (no GPU)    ``--device='cuda' but torch sees no CUDA device (...)``
 ``evaluate --topk 0``                  ``--topk values must be positive integers``
+``evaluate --users-per-batch 0``       ``--users-per-batch must be a positive integer``
+``evaluate --max-memory-mb nan``       ``--max-memory-mb must be a number > 0``
 ``recommend --user nobody``            ``unknown user id 'nobody': not in the data of run ...``
 ``recommend -k 0``                     ``-k must be a positive integer``
 ``recommend ... | head -n 0``          nothing on stderr, exit 0
@@ -352,6 +354,10 @@ def test_bad_evaluate_and_recommend_flags(tiny, capsys):
     _, run = tiny
     code, _, err = cli(capsys, "evaluate", "--run", run, "--topk", "0")
     assert_one_error(code, err, "--topk values must be positive integers")
+    code, _, err = cli(capsys, "evaluate", "--run", run, "--users-per-batch", "0")
+    assert_one_error(code, err, "--users-per-batch must be a positive integer")
+    code, _, err = cli(capsys, "evaluate", "--run", run, "--max-memory-mb", "nan")
+    assert_one_error(code, err, "--max-memory-mb must be a number > 0")
     code, _, err = cli(capsys, "recommend", "--run", run, "--user", "nobody")
     assert_one_error(code, err, "unknown user id 'nobody': not in the data of run")
     code, _, err = cli(capsys, "recommend", "--run", run, "--user", "u1", "-k", "0")

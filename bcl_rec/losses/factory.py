@@ -63,8 +63,14 @@ def loss_kwargs(cfg: LossConfig) -> dict[str, Any]:
 
 
 def build_loss(cfg: LossConfig) -> RecLoss:
-    """Instantiate the registered loss ``cfg.name`` with kwargs taken from ``cfg``."""
-    return get_loss_class(cfg.name)(**loss_kwargs(cfg))
+    """Instantiate the registered loss ``cfg.name`` with kwargs taken from ``cfg``.
+
+    ``cfg`` was checked (and warned about, e.g. ``loss.tau_plus >= 0.5``) when it was built, so
+    the constructor's own warnings would only repeat those.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return get_loss_class(cfg.name)(**loss_kwargs(cfg))
 
 
 # Keys the trainer (not the loss constructor) reads, and when each one has an effect for a built
@@ -98,9 +104,7 @@ def used_loss_keys(cfg: LossConfig) -> frozenset[str]:
     """The ``loss.*`` keys that have an effect for ``cfg`` (its loss's kwargs + trainer keys)."""
     recorder = _ReadRecorder(cfg)
     _KWARGS[cfg.name](recorder)  # type: ignore[arg-type]
-    with warnings.catch_warnings():  # the config was checked already; build quietly
-        warnings.simplefilter("ignore")
-        loss = build_loss(cfg)
+    loss = build_loss(cfg)
     return frozenset(recorder.read) | {k for k, used in _TRAINER_KEYS.items() if used(cfg, loss)}
 
 

@@ -35,7 +35,8 @@ def test_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "raw, pattern",
     [
-        ({"loss": {"alpah": 0.9}}, r"unknown key loss\.alpah; valid keys: .*loss\.alpha"),
+        ({"loss": {"alpah": 0.9}},
+         r"unknown key loss\.alpah \(did you mean loss\.alpha\?\); valid keys: .*loss\.alpha"),
         ({"trian": {}}, r"unknown section 'trian'"),
         ({"train": {"lr": -1}}, r"train\.lr"),
         ({"train": {"batch_size": 0}}, r"train\.batch_size"),

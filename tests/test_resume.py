@@ -192,8 +192,8 @@ def test_resume_refuses_changed_keys(interrupted, capsys):
     assert capsys.readouterr().err == (
         f"bcl-rec: error: cannot resume {interrupted} with a changed config: "
         "loss.alpha ('auto' -> 0.8), train.lr (0.02 -> 0.5); only train.checkpoint_every, "
-        "train.epochs, train.patience, train.progress, train.tensorboard may change (start a new run for the "
-        "others)\n"
+        "train.epochs, train.patience, train.progress, train.tensorboard may change (start a new "
+        "run for the others)\n"
     )
     # an edited config.yaml is compared with the checkpoint's config
     path = interrupted / "config.yaml"

@@ -39,8 +39,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.topk is not None and min(args.topk) < 1:
         print("bcl-rec: error: --topk values must be positive integers", file=sys.stderr)
         return 2
+    if args.users_per_batch is not None and args.users_per_batch < 1:
+        print("bcl-rec: error: --users-per-batch must be a positive integer", file=sys.stderr)
+        return 2
+    if args.max_memory_mb is not None and not args.max_memory_mb > 0:
+        print("bcl-rec: error: --max-memory-mb must be a number > 0", file=sys.stderr)
+        return 2
     start = time.perf_counter()
-    run = load_run(args.run, args.data_dir, resolve_device(args.device))
+    run = load_run(args.run, args.data_dir, resolve_device(args.device, key="--device"))
     evaluator = run.evaluator(
         args.split,
         tuple(args.topk) if args.topk else None,

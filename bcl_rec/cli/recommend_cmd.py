@@ -39,7 +39,7 @@ def run_recommend(args: argparse.Namespace) -> int:
     if args.k < 1:
         print("bcl-rec: error: -k must be a positive integer", file=sys.stderr)
         return 2
-    run = load_run(args.run, args.data_dir, resolve_device(args.device))
+    run = load_run(args.run, args.data_dir, resolve_device(args.device, key="--device"))
     user = run.user_index(args.user)
     seen = seen_matrix(run.split)[user].indices
     user_emb, item_emb = run.embeddings()

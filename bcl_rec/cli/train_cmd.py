@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bcl_rec.config import RunConfig, dump_config, load_config
+from bcl_rec.config import ConfigError, RunConfig, config_location, dump_config, load_config
 
 if TYPE_CHECKING:
     from bcl_rec.training.run_folder import RunFolder
@@ -70,7 +70,7 @@ def run_train(args: argparse.Namespace) -> int:
         folder.write_text("config.yaml", dump_config(config), durable=True)
     except RunFolderError as err:
         return _error(str(err), 2)
-    return _train(config, folder, args.data_dir, None)
+    return _train_located(config, folder, args, args.config, None)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -100,7 +100,22 @@ def _resume(args: argparse.Namespace) -> int:
         folder.write_text("config.yaml", dump_config(config), durable=True)
     if checkpoint is None:
         _say(f"{folder.path} has no checkpoint yet: starting from epoch 1")
-    return _train(config, folder, args.data_dir, checkpoint)
+    return _train_located(config, folder, args, config_file, checkpoint)
+
+
+def _train_located(
+    config: RunConfig,
+    folder: RunFolder,
+    args: argparse.Namespace,
+    config_file: Path | None,
+    checkpoint: dict[str, Any] | None,
+) -> int:
+    """:func:`_train`; a config error found after loading (device, data size) names where the
+    key was set (``--set`` or ``file:line``)."""
+    try:
+        return _train(config, folder, args.data_dir, checkpoint)
+    except ConfigError as err:
+        raise err.located(config_location(err.key, config_file, args.set)) from None
 
 
 def _train(

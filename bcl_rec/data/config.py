@@ -7,12 +7,13 @@ registry entry recommends, and any key written in the config wins.
 
 from __future__ import annotations
 
+import codecs
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from bcl_rec.errors import ConfigError, build_section
+from bcl_rec.errors import ConfigError, build_section, check_types
 from bcl_rec.errors import check as _check
 
 FORMATS = (
@@ -31,6 +32,14 @@ SPLITS = ("auto", "leave-one-out", "ratio", "presplit")
 ORDERS = ("auto", "time", "random")
 PRESPLIT_POLICIES = ("error", "drop", "miss")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
+
+
+def _known_encoding(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
 
 
 def _is_int(value: object) -> bool:
@@ -93,6 +102,7 @@ class DataConfig:
     cache: bool = True
 
     def __post_init__(self) -> None:
+        check_types(self, "data")
         _check(isinstance(self.name, str) and self.name != "", "data.name",
                "must be a name or a path")
         _check(self.format in FORMATS, "data.format", f"must be one of {', '.join(FORMATS)}")
@@ -111,6 +121,8 @@ class DataConfig:
             f"must be a non-empty string, got {self.sep!r}",
         )
         _check(self.header in (None, True, False), "data.header", "must be true or false")
+        _check(_known_encoding(self.encoding), "data.encoding",
+               f"unknown text encoding {self.encoding!r} (e.g. utf-8, latin-1)")
         if self.min_rating is not None:
             _check(
                 isinstance(self.min_rating, (int, float)) and not isinstance(self.min_rating, bool)
@@ -152,7 +164,11 @@ class DataConfig:
             "data.presplit_policy",
             f"must be one of {', '.join(PRESPLIT_POLICIES)}",
         )
-        _check(_is_int(self.seed), "data.seed", f"must be an integer, got {self.seed!r}")
+        _check(
+            0 <= self.seed < 2**63,
+            "data.seed",
+            f"must be an integer in [0, 2**63), got {self.seed}",
+        )
         _check(isinstance(self.cache, bool), "data.cache", "must be true or false")
 
     def with_defaults(self, defaults: Mapping[str, Any]) -> DataConfig:

@@ -30,6 +30,7 @@ from bcl_rec.data.errors import DataError
 from bcl_rec.data.jsonlines import YELP_REVIEW_FILE
 from bcl_rec.data.movielens import RATINGS_FILE, TITLES_FILE
 from bcl_rec.data.registry import dataset_info, locate, registry
+from bcl_rec.errors import did_you_mean
 
 PRESPLIT_NAMES = {
     "train": ("train",),
@@ -77,8 +78,8 @@ def resolve_source(config: DataConfig, data_dir: str | Path | None = None) -> So
         path = Path(data_dir) / path
     if not path.exists():
         raise DataError(
-            f"data.name {config.name!r} is neither a registered dataset "
-            f"({', '.join(sorted(entries))}) nor an existing file or folder"
+            f"data.name {config.name!r}{did_you_mean(config.name, entries)} is neither a "
+            f"registered dataset ({', '.join(sorted(entries))}) nor an existing file or folder"
         )
     if path.is_dir():
         return _finish(_folder_source(path, config.format, config, config.name))

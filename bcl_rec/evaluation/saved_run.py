@@ -7,6 +7,9 @@ it is the split the model was trained and tested on; the weights are read with
 
 from __future__ import annotations
 
+import errno
+import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +93,30 @@ def seen_matrix(split: Split) -> sp.csr_matrix:
     return seen
 
 
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The state_dict saved in ``path``; a file torch cannot read is one :class:`RunFolderError`."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile,
+            OSError) as err:
+        if isinstance(err, OSError) and not _corrupt(err):
+            raise
+        state = None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise RunFolderError(
+            f"{path} is not a bcl-rec model file (corrupt or truncated): retrain or point --run "
+            "at another run folder"
+        )
+    return state
+
+
+def _corrupt(err: OSError) -> bool:
+    """Whether torch's OSError means an unreadable file (truncated zip: EINVAL) not a disk error."""
+    return err.errno in (None, errno.EINVAL)
+
+
 def load_run(
     path: str | Path, data_dir: str | Path | None = None, device: torch.device | str = "cpu"
 ) -> SavedRun:
@@ -101,11 +128,11 @@ def load_run(
     for needed in (config_file, weights):
         if not needed.is_file():
             raise RunFolderError(f"{path} is not a complete run folder: {needed.name} is missing")
-    config = load_config(config_file)
+    config = load_config(config_file, warn_unused=False)
+    state = read_weights(weights)  # before the data: a broken file fails fast
     split = load_split(config.data, data_dir)
     device = torch.device(device)
     model = build_model(config.model, split.train)
-    state = torch.load(weights, map_location="cpu", weights_only=True)
     try:
         model.load_state_dict(state)
     except RuntimeError as err:

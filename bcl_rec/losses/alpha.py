@@ -4,9 +4,40 @@ from __future__ import annotations
 
 from ._checks import check_alpha, check_choice, check_finite, check_tau_plus
 
-__all__ = ["ALPHA_MAPPINGS", "alpha_from_auc"]
+__all__ = [
+    "ADAPTIVE",
+    "ALPHA_MAPPINGS",
+    "alpha_from_auc",
+    "check_alpha_setting",
+    "is_adaptive",
+    "starting_alpha",
+]
 
 ALPHA_MAPPINGS = ("model", "reference")
+ADAPTIVE = "auto"  # loss.alpha: auto = adaptive alpha, re-estimated from the validation AUC
+STARTING_ALPHA = 0.5  # adaptive alpha starts with no debiasing
+
+
+def check_alpha_setting(value: object, name: str = "loss.alpha") -> float | str:
+    """A ``loss.alpha`` setting: a number in [0.5, 1) or ``"auto"`` (returned as given)."""
+    if value == ADAPTIVE and isinstance(value, str):
+        return ADAPTIVE
+    try:
+        return check_alpha(value, name)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a number in [0.5, 1) or {ADAPTIVE!r}, got {value!r}"
+        ) from None
+
+
+def is_adaptive(alpha: float | str) -> bool:
+    """Whether a ``loss.alpha`` setting asks for adaptive alpha."""
+    return isinstance(alpha, str) and alpha == ADAPTIVE
+
+
+def starting_alpha(alpha: float | str) -> float:
+    """The alpha a loss is built with: the setting, or 0.5 for adaptive alpha."""
+    return STARTING_ALPHA if is_adaptive(alpha) else float(alpha)
 
 
 def alpha_from_auc(

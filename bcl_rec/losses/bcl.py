@@ -13,7 +13,7 @@ from torch import Tensor
 from ._checks import check_alpha, check_beta, check_choice, check_tau_plus
 from ._numerics import row_mean, softplus, weighted_logsumexp
 from .base import LossOutput, RecLoss, register
-from .bcl_weights import ECDF_RULES, bcl_weights
+from .bcl_weights import ECDF_RULES, _bcl_weights
 
 __all__ = ["BCLLoss", "BCLNCELoss"]
 
@@ -53,7 +53,8 @@ class _BCLBase(RecLoss):
 
     def weights(self, neg: Tensor, ref: Tensor | None) -> tuple[Tensor, Tensor]:
         """``(omega, pi_tn)`` for the raw (unscaled) unlabeled scores; constants, no gradient."""
-        return bcl_weights(neg, self._alpha, self.beta, self.tau_plus, self.ecdf, ref)
+        # parameters checked once, in __init__/set_alpha: the per-batch path does not re-check
+        return _bcl_weights(neg, self._alpha, self.beta, self.tau_plus, self.ecdf, ref)
 
     @staticmethod
     def weight_stats(omega: Tensor, pi_tn: Tensor) -> dict[str, Tensor]:

@@ -51,8 +51,10 @@ def g_coefficients(alpha: float, tau_plus: float) -> tuple[float, float]:
     ``b = 2(alpha tau_minus + (1 - alpha) tau_plus)``; ``a + b = 1`` and ``b > 0`` on the valid
     domain.
     """
-    alpha = check_alpha(alpha)
-    tau_plus = check_tau_plus(tau_plus)
+    return _g_coefficients(check_alpha(alpha), check_tau_plus(tau_plus))
+
+
+def _g_coefficients(alpha: float, tau_plus: float) -> tuple[float, float]:
     tau_minus = 1.0 - tau_plus
     a = (1.0 - 2.0 * alpha) * (tau_minus - tau_plus)
     b = 2.0 * (alpha * tau_minus + (1.0 - alpha) * tau_plus)
@@ -93,7 +95,11 @@ def g_inverse(u: Tensor, alpha: float, tau_plus: float) -> Tensor:
         - u: any shape, values in [0, 1]
         - output: same shape as ``u``
     """
-    a, b = g_coefficients(alpha, tau_plus)
+    return _g_inverse(u, check_alpha(alpha), check_tau_plus(tau_plus))
+
+
+def _g_inverse(u: Tensor, alpha: float, tau_plus: float) -> Tensor:
+    a, b = _g_coefficients(alpha, tau_plus)
     disc = torch.clamp(b * b + (4.0 * a) * u, min=0.0)
     t = (2.0 * u) / (b + torch.sqrt(disc))
     t = torch.where(u >= 1.0, torch.ones_like(t), t)
@@ -110,9 +116,12 @@ def weights_from_t(t: Tensor, alpha: float, beta: float, tau_plus: float) -> tup
         - t: any shape, values in [0, 1]
         - output: ``(omega, pi_tn)``, each the shape of ``t``
     """
-    alpha = check_alpha(alpha)
-    beta = check_beta(beta)
-    tau_plus = check_tau_plus(tau_plus)
+    return _weights_from_t(t, check_alpha(alpha), check_beta(beta), check_tau_plus(tau_plus))
+
+
+def _weights_from_t(
+    t: Tensor, alpha: float, beta: float, tau_plus: float
+) -> tuple[Tensor, Tensor]:
     tp, tm = _prior_in(t.dtype, tau_plus)
     phi1 = 2.0 * (1.0 - t)
     phi2 = 2.0 * t
@@ -272,9 +281,20 @@ def bcl_weights(
         - ref: :math:`(B, K)` or ``None`` (catalogue ECDF; ``+inf`` = not an unlabeled item)
         - output: ``(omega, pi_tn)``, each :math:`(B, N)` in ``neg``'s dtype
     """
-    alpha = check_alpha(alpha)
-    beta = check_beta(beta)
-    tau_plus = check_tau_plus(tau_plus)
+    return _bcl_weights(
+        neg, check_alpha(alpha), check_beta(beta), check_tau_plus(tau_plus), ecdf_rule, ref
+    )
+
+
+def _bcl_weights(
+    neg: Tensor,
+    alpha: float,
+    beta: float,
+    tau_plus: float,
+    ecdf_rule: str = "max",
+    ref: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """:func:`bcl_weights` for parameters validated already (by the loss that holds them)."""
     with torch.no_grad():
         dtype = torch.promote_types(neg.dtype, torch.float32)
         if ref is None:
@@ -284,8 +304,8 @@ def bcl_weights(
             )
             omega, pi_tn = torch.take(omega_of, numer), torch.take(pi_tn_of, numer)
         else:
-            t = g_inverse(ecdf(neg, ecdf_rule, ref), alpha, tau_plus)
-            omega, pi_tn = weights_from_t(t, alpha, beta, tau_plus)
+            t = _g_inverse(ecdf(neg, ecdf_rule, ref), alpha, tau_plus)
+            omega, pi_tn = _weights_from_t(t, alpha, beta, tau_plus)
         return omega.to(neg.dtype), pi_tn.to(neg.dtype)
 
 
@@ -303,4 +323,4 @@ def _weight_table(
     its integer numerator (read-only, cached: alpha changes at most once per epoch)."""
     top = n if rule == "max" else 2 * n
     u = _ecdf_values(torch.arange(top + 1, device=device), n, rule, dtype)
-    return weights_from_t(g_inverse(u, alpha, tau_plus), alpha, beta, tau_plus)
+    return _weights_from_t(_g_inverse(u, alpha, tau_plus), alpha, beta, tau_plus)

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bcl_rec.errors import build_section, check_types
+
 from ._checks import (
     check_alpha,
     check_beta,
@@ -16,6 +18,7 @@ from ._checks import (
     check_positive,
     check_tau_plus,
 )
+from .alpha import check_alpha_setting, is_adaptive
 from .psl import PSL_ACTIVATIONS
 from .weighting import WEIGHTS
 
@@ -29,15 +32,9 @@ LOSS_NAMES = (
 WEIGHTED_LSE_LOSSES = ("bsl", "psl")
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def _check_int(value: int, name: str, minimum: int) -> int:
+    if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
     return value
 
 
@@ -83,7 +80,7 @@ class LossConfig:
     alpha_steps: int = 20
     beta: float = 1.0
     tau_plus: float = 0.05
-    ecdf: str = "max"
+    ecdf: str = "mid"
     ecdf_source: str = "sampled"
     ecdf_sample: int | None = None
     self_normalise: bool = False
@@ -119,6 +116,7 @@ class LossConfig:
         def put(field: str, value: object) -> None:
             object.__setattr__(self, field, value)
 
+        check_types(self, "loss")  # every field's type, from the annotations above
         check_choice(self.name, "loss.name", LOSS_NAMES)
         _check_int(self.num_negatives, "loss.num_negatives", 1)
         _check_int(self.num_extras, "loss.num_extras", 0)
@@ -127,22 +125,11 @@ class LossConfig:
                 f"loss.num_extras must be >= 1 for loss.name='dpl' (DPL needs extra positives), "
                 f"got {self.num_extras}"
             )
-        if isinstance(self.alpha, str):
-            if self.alpha != "auto":
-                raise ValueError(
-                    f"loss.alpha must be a float in [0.5, 1) or 'auto', got {self.alpha!r}"
-                )
-        else:
-            try:
-                put("alpha", check_alpha(self.alpha, "loss.alpha"))
-            except ValueError:
-                raise ValueError(
-                    f"loss.alpha must be a float in [0.5, 1) or 'auto', got {self.alpha!r}"
-                ) from None
+        put("alpha", check_alpha_setting(self.alpha, "loss.alpha"))
         put("alpha_max", check_alpha(self.alpha_max, "loss.alpha_max"))
         check_choice(self.alpha_from_auc, "loss.alpha_from_auc", ("model", "reference"))
         check_choice(self.alpha_schedule, "loss.alpha_schedule", ("constant", "linear"))
-        if self.alpha_schedule == "linear" and self.alpha == "auto":
+        if self.alpha_schedule == "linear" and is_adaptive(self.alpha):
             raise ValueError(
                 "loss.alpha_schedule='linear' needs a numeric loss.alpha target in [0.5, 1), "
                 "got 'auto'"
@@ -155,12 +142,10 @@ class LossConfig:
         check_choice(self.ecdf_source, "loss.ecdf_source", ("sampled", "catalogue"))
         if self.ecdf_sample is not None:
             _check_int(self.ecdf_sample, "loss.ecdf_sample", 1)
-        _check_bool(self.self_normalise, "loss.self_normalise")
         put("temperature", check_positive(self.temperature, "loss.temperature"))
         put("hcl_beta", check_non_negative(self.hcl_beta, "loss.hcl_beta"))
         if self.detach_weights is None:
             put("detach_weights", self.name == "hscl")
-        _check_bool(self.detach_weights, "loss.detach_weights")
         if self.s_min is not None:
             put("s_min", check_finite(self.s_min, "loss.s_min"))
         check_choice(self.dcl_pos, "loss.dcl_pos", ("anchor", "extras"))
@@ -169,9 +154,6 @@ class LossConfig:
                 f"loss.num_extras must be >= 1 when loss.dcl_pos='extras', got {self.num_extras}"
             )
         put("dpl_floor", check_positive(self.dpl_floor, "loss.dpl_floor"))
-        _check_bool(self.normalize_by_tau_minus, "loss.normalize_by_tau_minus")
-        _check_bool(self.bpr_first_only, "loss.bpr_first_only")
-        _check_bool(self.ssm_positive_in_denominator, "loss.ssm_positive_in_denominator")
         put("bsl_gamma", check_positive(self.bsl_gamma, "loss.bsl_gamma"))
         check_choice(self.psl_activation, "loss.psl_activation", PSL_ACTIVATIONS)
         put("psl_temperature", check_positive(self.psl_temperature, "loss.psl_temperature"))
@@ -233,16 +215,11 @@ class LossConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> LossConfig:
         """Build from a mapping (e.g. the parsed ``loss:`` section of a YAML file).
 
-        Unknown keys raise ``ValueError("unknown key loss.<k>; valid keys: ...")``; missing keys
-        take their defaults.
+        An unknown key raises ``ConfigError("unknown key loss.<k> (did you mean loss.<x>?); valid
+        keys: ...")`` (a ``ValueError``), as every config section does; missing keys take their
+        defaults.
         """
-        if not isinstance(d, Mapping):
-            raise ValueError(f"loss config must be a mapping, got {type(d).__name__}")
-        valid = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in valid:
-                raise ValueError(f"unknown key loss.{key}; valid keys: {', '.join(valid)}")
-        return cls(**dict(d))
+        return build_section("loss", cls, d)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (round-trips through :meth:`from_dict`)."""

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from .alpha import is_adaptive, starting_alpha
 from .base import RecLoss, get_loss_class
 from .config import LossConfig
 
-__all__ = ["build_loss", "loss_kwargs"]
+__all__ = ["build_loss", "loss_kwargs", "unused_loss_keys", "used_loss_keys"]
 
 
 def _bcl_kwargs(cfg: LossConfig) -> dict[str, Any]:
     return {
-        # adaptive alpha ("auto") starts at 0.5 (no debiasing); the trainer calls set_alpha()
-        "alpha": 0.5 if cfg.alpha == "auto" else cfg.alpha,
+        "alpha": starting_alpha(cfg.alpha),  # "auto": the trainer calls set_alpha() later
         "beta": cfg.beta,
         "tau_plus": cfg.tau_plus,
         "ecdf": cfg.ecdf,
@@ -123,5 +124,59 @@ def loss_kwargs(cfg: LossConfig, embedding_dim: int | None = None) -> dict[str, 
 
 
 def build_loss(cfg: LossConfig, embedding_dim: int | None = None) -> RecLoss:
-    """Instantiate the registered loss ``cfg.name`` with kwargs taken from ``cfg``."""
-    return get_loss_class(cfg.name)(**loss_kwargs(cfg, embedding_dim))
+    """Instantiate the registered loss ``cfg.name`` with kwargs taken from ``cfg``.
+
+    ``cfg`` was checked (and warned about, e.g. ``loss.tau_plus >= 0.5``) when it was built, so
+    the constructor's own warnings would only repeat those.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return get_loss_class(cfg.name)(**loss_kwargs(cfg, embedding_dim))
+
+
+# Keys the trainer (not the loss constructor) reads, and when each one has an effect for a built
+# loss; together with the constructor kwargs above they say which loss.* keys a loss uses.
+_TRAINER_KEYS: dict[str, Callable[[LossConfig, RecLoss], bool]] = {
+    "name": lambda c, loss: True,
+    "num_negatives": lambda c, loss: True,
+    "num_extras": lambda c, loss: bool(getattr(loss, "needs_extras", False)),
+    "alpha_schedule": lambda c, loss: hasattr(loss, "set_alpha"),
+    "alpha_every": lambda c, loss: hasattr(loss, "set_alpha") and c.alpha_schedule == "linear",
+    "alpha_steps": lambda c, loss: hasattr(loss, "set_alpha") and c.alpha_schedule == "linear",
+    "alpha_max": lambda c, loss: hasattr(loss, "set_alpha") and is_adaptive(c.alpha),
+    "alpha_from_auc": lambda c, loss: hasattr(loss, "set_alpha") and is_adaptive(c.alpha),
+    "ecdf_sample": lambda c, loss: bool(getattr(loss, "uses_reference", False)),
+}
+
+
+class _ReadRecorder:
+    """Stands in for a :class:`LossConfig` and records which fields a kwargs mapping reads."""
+
+    def __init__(self, cfg: LossConfig) -> None:
+        self._cfg = cfg
+        self.read: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        self.read.add(name)
+        return getattr(self._cfg, name)
+
+
+# any embedding size: only which keys the loss reads matters
+_PROBE_DIM = 8
+
+
+def used_loss_keys(cfg: LossConfig) -> frozenset[str]:
+    """The ``loss.*`` keys that have an effect for ``cfg`` (its loss's kwargs + trainer keys)."""
+    recorder = _ReadRecorder(cfg)
+    if cfg.name == "pcl":
+        _pcl_kwargs(recorder, _PROBE_DIM)  # type: ignore[arg-type]
+    else:
+        _KWARGS[cfg.name](recorder)  # type: ignore[arg-type]
+    loss = build_loss(cfg, embedding_dim=_PROBE_DIM)
+    return frozenset(recorder.read) | {k for k, used in _TRAINER_KEYS.items() if used(cfg, loss)}
+
+
+def unused_loss_keys(cfg: LossConfig, given: Iterable[str]) -> list[str]:
+    """The keys among ``given`` (written in a config) that ``cfg``'s loss ignores, sorted."""
+    used = used_loss_keys(cfg)
+    return sorted(k for k in set(given) if k not in used)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bcl_rec.errors import check as _check
+from bcl_rec.errors import check_types
+
+MAX_LAYERS = 64  # LightGCN propagation steps; papers use 1-4
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,14 @@ class ModelConfig:
     score: str = "dot"
 
     def __post_init__(self) -> None:
+        check_types(self, "model")
         _check(self.name in ("mf", "lightgcn"), "model.name", f"unknown model {self.name!r}; "
                "valid names: mf, lightgcn")
-        _check(self.layers >= 0, "model.layers", f"must be >= 0, got {self.layers}")
+        _check(
+            0 <= self.layers <= MAX_LAYERS,
+            "model.layers",
+            f"must be in [0, {MAX_LAYERS}], got {self.layers}",
+        )
         if self.layer_weights is not None:
             _check(
                 len(self.layer_weights) == self.layers + 1,

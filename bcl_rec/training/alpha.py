@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bcl_rec.losses import LossConfig, RecLoss, alpha_from_auc
+from bcl_rec.losses.alpha import is_adaptive
 
 
 class AlphaController:
@@ -25,7 +26,7 @@ class AlphaController:
         self.cfg = cfg
         # BCL, and BSL/PSL with weights: bcl (their alpha is None without weights)
         self.active = hasattr(loss_fn, "set_alpha") and getattr(loss_fn, "alpha", None) is not None
-        self.auto = self.active and cfg.alpha == "auto"
+        self.auto = self.active and is_adaptive(cfg.alpha)
         self.schedule = None
         if self.active and not self.auto and cfg.alpha_schedule == "linear":
             steps = np.linspace(0.5, float(cfg.alpha), cfg.alpha_steps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bcl_rec.errors import check as _check
+from bcl_rec.errors import check_types
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,19 @@ class TrainConfig:
     tensorboard: str | None = None  # folder for per-epoch TensorBoard scalars (optional extra)
 
     def __post_init__(self) -> None:
+        check_types(self, "train")
         _check(self.epochs >= 1, "train.epochs", f"must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, "train.batch_size", f"must be >= 1, got {self.batch_size}")
-        _check(self.lr > 0, "train.lr", f"must be > 0, got {self.lr}")
-        _check(self.weight_decay >= 0, "train.weight_decay", "must be >= 0")
+        _check(0 < self.lr <= 1, "train.lr", f"must be in (0, 1] (Adam's step size), got {self.lr}")
+        _check(self.weight_decay >= 0, "train.weight_decay",
+               f"must be >= 0, got {self.weight_decay}")
         _check(self.patience >= 1, "train.patience", f"must be >= 1, got {self.patience}")
-        _check(self.eval_every >= 1, "train.eval_every", "must be >= 1")
+        _check(self.eval_every >= 1, "train.eval_every", f"must be >= 1, got {self.eval_every}")
+        _check(
+            0 <= self.seed < 2**63,
+            "train.seed",
+            f"must be an integer in [0, 2**63), got {self.seed}",
+        )
         _check(
             self.checkpoint_every >= 0,
             "train.checkpoint_every",

@@ -1,4 +1,8 @@
-"""Resolve ``train.device`` once: ``auto`` picks CUDA when present, else the CPU."""
+"""Resolve ``train.device`` once, before any data is read.
+
+``auto`` picks CUDA when present, else the CPU (with a warning saying so); ``cuda``/``cuda:N``
+asked for but not there is a :class:`ConfigError`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,37 @@ import warnings
 
 import torch
 
+from bcl_rec.errors import ConfigError, ConfigWarning
 
-def resolve_device(name: str) -> torch.device:
-    """The device for ``auto``/``cpu``/``cuda[:n]``; CUDA asked for but absent warns, uses CPU."""
+
+def resolve_device(name: str, key: str = "train.device") -> torch.device:
+    """The device for ``auto``/``cpu``/``cuda[:n]`` (``key`` names the setting in errors)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+        if torch.cuda.is_available():
+            return torch.device("cuda")
         warnings.warn(
-            f"train.device={name!r} but torch sees no CUDA device "
-            f"(torch {torch.__version__}, built with CUDA: {torch.version.cuda}); using the CPU",
+            ConfigWarning(f"{key}=auto: torch sees no CUDA device, training on the CPU"),
             stacklevel=2,
         )
         return torch.device("cpu")
-    return torch.device(name)
+    invalid = ConfigError(f"{key} must be auto, cpu, cuda or cuda:N, got {name!r}", key=key)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise invalid from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(
+                f"{key}={name!r} but torch sees no CUDA device (torch {torch.__version__}, "
+                f"built with CUDA: {torch.version.cuda}); use cpu or auto",
+                key=key,
+            )
+        if device.index is not None and device.index >= count:
+            raise ConfigError(
+                f"{key}={name!r} but torch sees {count} CUDA device(s): cuda:0..cuda:{count - 1}",
+                key=key,
+            )
+    elif device.type != "cpu":
+        raise invalid
+    return device

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from bcl_rec.config import RunConfig, dump_config
+from bcl_rec.config import RunConfig, check_against_data, dump_config
 from bcl_rec.data.load import load_split
 from bcl_rec.data.split import Split
 from bcl_rec.losses import build_loss
@@ -61,11 +61,12 @@ def train_run(
     :mod:`.interrupt`); ``log`` receives the start line.
     """
     t_start = time.perf_counter()
+    device = resolve_device(config.train.device)  # before the data: a missing GPU fails fast
     if split is None:
         split = load_split(config.data, data_dir)
     if log is not None:
         log(start_line(config, split, data_dir, folder))
-    device = resolve_device(config.train.device)
+    check_against_data(config, split.n_users, split.n_items, int(split.train.nnz))
     generator = torch.Generator(device="cpu").manual_seed(config.train.seed)
     model = build_model(config.model, split.train, generator=generator)
     loss_fn = build_loss(config.loss, embedding_dim=config.model.dim)

@@ -43,7 +43,7 @@ EXPECTED_DEFAULTS = {
     "alpha_steps": 20,
     "beta": 1.0,
     "tau_plus": 0.05,
-    "ecdf": "max",
+    "ecdf": "mid",
     "ecdf_source": "sampled",
     "ecdf_sample": None,
     "self_normalise": False,
@@ -129,7 +129,7 @@ def test_bad_values_name_the_field(field: str, value: object) -> None:
 
 
 def test_error_messages_state_the_allowed_range() -> None:
-    with pytest.raises(ValueError, match=r"loss\.alpha must be a float in \[0\.5, 1\) or 'auto'"):
+    with pytest.raises(ValueError, match=r"loss\.alpha must be a number in \[0\.5, 1\) or 'auto'"):
         LossConfig(alpha=1.5)
     with pytest.raises(ValueError, match=r"loss\.name must be one of bpr, bcl, bcl-nce"):
         LossConfig(name="x")
@@ -169,7 +169,7 @@ def test_from_dict() -> None:
     assert cfg == LossConfig(name="hcl", hcl_beta=0.5, s_min=-2.0)
     assert LossConfig.from_dict(cfg.to_dict()) == cfg
     assert LossConfig.from_dict({}) == LossConfig()
-    with pytest.raises(ValueError, match=r"^unknown key loss\.gamma; valid keys: name, "):
+    with pytest.raises(ValueError, match=r"^unknown key loss\.gamma; valid keys: loss\.alpha, "):
         LossConfig.from_dict({"name": "hcl", "gamma": 0.5})
     with pytest.raises(ValueError, match="mapping"):
         LossConfig.from_dict([("name", "bpr")])  # type: ignore[arg-type]

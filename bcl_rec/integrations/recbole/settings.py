@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bcl_rec.losses import LossConfig
+from bcl_rec.losses.alpha import is_adaptive
 
 #: Model keys shared by every bcl-rec model, with their defaults (bcl-rec's ``model`` section).
 MODEL_DEFAULTS: dict[str, Any] = {
@@ -74,7 +75,7 @@ def loss_config(config: Any, num_negatives: int) -> LossConfig:
             "train_neg_sample_args.sample_num is not set)"
         )
     cfg = LossConfig.from_dict({**raw, "num_negatives": num_negatives})
-    if cfg.alpha == "auto" or cfg.alpha_schedule != "constant":
+    if is_adaptive(cfg.alpha) or cfg.alpha_schedule != "constant":
         raise ValueError(
             "loss.alpha = 'auto' and loss.alpha_schedule = 'linear' need bcl-rec's own trainer "
             "(`bcl-rec train`); inside RecBole use a constant numeric loss.alpha"

@@ -113,18 +113,18 @@ def test_repeated_random_draws_are_kept_once():
     [
         (
             ["--grid", "los.temperature=0.1"],
-            "--grid los.temperature: unknown section 'los'; valid sections: data, model, loss, "
-            "train, eval",
+            "--grid los.temperature: unknown section 'los' (did you mean 'loss'?); valid sections: "
+            "data, model, loss, train, eval",
         ),
         (
             ["--grid", "loss.temperature=0.1,-1", "--grid", "loss.name=bpr"],
-            "cell 2/2 (loss.temperature=-1,loss.name=bpr): loss.temperature must be a finite "
-            "number > 0, got -1",
+            "cell 2/2 (loss.temperature=-1,loss.name=bpr): --set loss.temperature=-1: "
+            "loss.temperature must be a finite number > 0, got -1.0",
         ),
         (
             ["--grid", "loss.num_negatives=4,abc"],
-            "cell 2/2 (loss.num_negatives=abc): loss.num_negatives must be an integer >= 1, "
-            "got 'abc'",
+            "cell 2/2 (loss.num_negatives=abc): --set loss.num_negatives=abc: "
+            "loss.num_negatives must be an integer, got 'abc'",
         ),
         (["--grid", "loss.name="], "--grid expects section.key=VALUES, got 'loss.name='"),
         (["--grid", "loss.name=bpr", "--grid", "loss.name=bcl"], "--grid loss.name is given twice"),
@@ -153,8 +153,11 @@ def test_error_lines(base, tmp_path, capsys, monkeypatch, args, line):
 def test_unknown_key_error_lists_valid_keys(base, tmp_path, capsys):
     assert main(["sweep", str(base), "--grid", "loss.temprature=0.1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("bcl-rec: error: --grid loss.temprature: unknown key loss.temprature; ")
-    assert err.endswith(", loss.temperature\n") and err.count("\n") == 1
+    assert err.startswith(
+        "bcl-rec: error: --grid loss.temprature: unknown key loss.temprature (did you mean "
+        "loss.temperature?); "
+    )
+    assert err.endswith(", loss.weights\n") and err.count("\n") == 1
 
 
 def test_folder_of_another_config_is_an_error(base, tmp_path, capsys, monkeypatch):

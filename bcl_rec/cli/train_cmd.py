@@ -64,13 +64,32 @@ def run_train(args: argparse.Namespace) -> int:
         if args.out is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = f"{Path(str(config.data.name)).name}-{config.model.name}-{config.loss.name}"
-            args.out = Path("runs") / f"{name}-{stamp}"
+            args.out = _fresh(Path("runs") / f"{name}-{stamp}")
         folder = RunFolder(args.out)
+        created = not folder.path.exists()
         folder.prepare(overwrite=args.overwrite)
         folder.write_text("config.yaml", dump_config(config), durable=True)
     except RunFolderError as err:
         return _error(str(err), 2)
-    return _train_located(config, folder, args, args.config, None)
+    try:
+        return _train_located(config, folder, args, args.config, None)
+    except ConfigError:
+        # found after loading the data, before any training: leave no half-made run behind
+        if not folder.checkpoint_path.exists():
+            (folder.path / "config.yaml").unlink(missing_ok=True)
+            if created:
+                with contextlib.suppress(OSError):
+                    folder.path.rmdir()
+        raise
+
+
+def _fresh(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``... when runs started in the same second share a name."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
 
 
 def _resume(args: argparse.Namespace) -> int:

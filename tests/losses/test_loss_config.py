@@ -169,7 +169,11 @@ def test_from_dict() -> None:
     assert cfg == LossConfig(name="hcl", hcl_beta=0.5, s_min=-2.0)
     assert LossConfig.from_dict(cfg.to_dict()) == cfg
     assert LossConfig.from_dict({}) == LossConfig()
-    with pytest.raises(ValueError, match=r"^unknown key loss\.gamma; valid keys: loss\.alpha, "):
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown key loss\.gamma \(did you mean loss\.bsl_gamma\?\); "
+        r"valid keys: loss\.alpha, ",
+    ):
         LossConfig.from_dict({"name": "hcl", "gamma": 0.5})
     with pytest.raises(ValueError, match="mapping"):
         LossConfig.from_dict([("name", "bpr")])  # type: ignore[arg-type]

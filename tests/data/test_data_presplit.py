@@ -57,7 +57,7 @@ def test_unseen_item_error_and_drop(tmp_path):
 
 
 def test_unseen_user(tmp_path):
-    folder = lightgcn_folder(tmp_path, "0 1 2\n", "0 2\n5 1\n")
+    folder = lightgcn_folder(tmp_path, "0 1 2\n3 1\n", "0 2\n5 1\n")
     with pytest.raises(DataError, match="line 2: user 5 does not occur"):
         prepare_split(str(folder))
 

@@ -8,6 +8,7 @@ and passed down.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,38 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         out.setdefault(section, {})
         if not isinstance(out[section], dict):
             raise ConfigError(f"section {section!r} must be a mapping")
-        out[section][name] = yaml.safe_load(value) if value.strip() else None
+        cls = _SECTION_TYPES.get(section)
+        out[section][name] = parse_override(cls, name, value)
     return out
+
+
+_NULLS = ("", "~", "null", "Null", "NULL")
+
+
+def parse_override(cls: type | None, name: str, text: str) -> Any:
+    """The value of ``--set section.name=text`` for section dataclass ``cls``.
+
+    Values are YAML, except for keys that only take text (``data.sep``, ``data.name``, ...): those
+    keep the text as written unless it is quoted or a YAML null, so a separator such as ``' '``,
+    ``|`` or ``::`` (which YAML reads as null, a block scalar or a mapping) stays itself.
+    """
+    if cls is not None and _text_only(cls, name):
+        stripped = text.strip()
+        if stripped in _NULLS and (stripped or not text):
+            return None
+        if stripped[:1] in ("'", '"') and stripped[-1:] == stripped[:1] and len(stripped) > 1:
+            return yaml.safe_load(stripped)
+        return stripped or text
+    return yaml.safe_load(text) if text.strip() else None
+
+
+def _text_only(cls: type, name: str) -> bool:
+    """Whether field ``name`` of dataclass ``cls`` is typed ``str`` or ``str | None``."""
+    hint = typing.get_type_hints(cls).get(name)
+    if hint is None:
+        return False
+    allowed = set(typing.get_args(hint)) or {hint}
+    return str in allowed and allowed <= {str, type(None)}
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
@@ -111,6 +142,22 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return build_config(apply_overrides(raw, overrides or []))
 
 
+class _Quoted(str):
+    """A value written double-quoted: a separator such as ``" "`` or ``"\\t"`` stays visible."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _Quoted, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", str(value),
+                                                           style='"'))
+
+
 def dump_config(config: RunConfig) -> str:
-    """The resolved config as YAML, loadable by :func:`load_config`."""
-    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+    """The resolved config as YAML, loadable by :func:`load_config` (``data.sep`` quoted)."""
+    raw = config.to_dict()
+    if raw["data"]["sep"] is not None:
+        raw["data"]["sep"] = _Quoted(raw["data"]["sep"])
+    return yaml.dump(raw, Dumper=_Dumper, sort_keys=False)

@@ -14,6 +14,7 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,8 +179,40 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             out[section] = {}
         if not isinstance(out[section], dict):
             raise not_a_mapping(section, out[section])
-        out[section][name] = load_yaml(value, f"--set {item}") if value.strip() else None
+        out[section][name] = parse_override(
+            _SECTION_TYPES.get(section), name, value, f"--set {item}"
+        )
     return out
+
+
+_NULLS = ("", "~", "null", "Null", "NULL")
+
+
+def parse_override(cls: type | None, name: str, text: str, source: str = "--set") -> Any:
+    """The value of ``--set section.name=text`` for section dataclass ``cls``.
+
+    Values are YAML, except for keys that only take text (``data.sep``, ``data.name``, ...): those
+    keep the text as written unless it is quoted or a YAML null, so a separator such as ``' '``,
+    ``|`` or ``::`` (which YAML reads as null, a block scalar or a mapping) stays itself.
+    """
+    if cls is not None and _text_only(cls, name):
+        stripped = text.strip()
+        if stripped in _NULLS and (stripped or not text):
+            return None
+        if stripped[:1] in ("'", '"') and stripped[-1:] == stripped[:1] and len(stripped) > 1:
+            return load_yaml(stripped, source)
+        return stripped or text
+    return load_yaml(text, source) if text.strip() else None
+
+
+def _text_only(cls: type, name: str) -> bool:
+    """Whether field ``name`` of dataclass ``cls`` is typed ``str`` or ``str | None``."""
+    hint = typing.get_type_hints(cls).get(name)
+    if hint is None:
+        return False
+    allowed = set(typing.get_args(hint)) or {hint}
+    return str in allowed and allowed <= {str, type(None)}
+
 
 
 def load_config(
@@ -330,6 +363,22 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
+class _Quoted(str):
+    """A value written double-quoted: a separator such as ``" "`` or ``"\\t"`` stays visible."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _Quoted, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", str(value),
+                                                           style='"'))
+
+
 def dump_config(config: RunConfig) -> str:
-    """The resolved config as YAML, loadable by :func:`load_config`."""
-    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+    """The resolved config as YAML, loadable by :func:`load_config` (``data.sep`` quoted)."""
+    raw = config.to_dict()
+    if raw["data"]["sep"] is not None:
+        raw["data"]["sep"] = _Quoted(raw["data"]["sep"])
+    return yaml.dump(raw, Dumper=_Dumper, sort_keys=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,39 @@ def test_bad_override_syntax():
 def test_missing_file():
     with pytest.raises(ConfigError, match="not found"):
         load_config("/nonexistent.yaml")
+
+
+@pytest.mark.parametrize(
+    "text, sep",
+    [
+        (" ", " "),  # --set data.sep=' ' in a shell
+        ("' '", " "),
+        ("\\t", "\t"),  # --set 'data.sep=\t': backslash and t
+        ('"\\t"', "\t"),
+        ("\t", "\t"),
+        ("|", "|"),
+        ("::", "::"),
+        (";", ";"),
+    ],
+)
+def test_sep_override_from_the_command_line(tmp_path, text, sep):
+    from bcl_rec.cli.main import build_parser
+
+    args = build_parser().parse_args(["train", "--set", f"data.sep={text}"])
+    config = load_config(args.config, args.set)
+    assert config.data.sep == sep
+    path = tmp_path / "config.yaml"  # what a run folder receives
+    path.write_text(dump_config(config))
+    assert "  sep: " + json.dumps(sep) in path.read_text().splitlines()  # double-quoted
+    assert load_config(path) == config
+
+
+def test_text_keys_keep_nulls_and_other_keys_stay_yaml():
+    config = load_config(None, ["data.sep=null", "data.user_col=2", "data.name=123",
+                                "data.time_format=%Y-%m-%d", "data.valid_ratio=0.2"])
+    assert config.data.sep is None and config.data.user_col == 2
+    assert config.data.name == "123" and config.data.time_format == "%Y-%m-%d"
+    assert config.data.valid_ratio == 0.2
+    assert load_config(None, ["data.sep="]).data.sep is None
+    with pytest.raises(ConfigError, match=r"data\.valid_ratio: must be a number in \[0, 1\)"):
+        load_config(None, ["data.valid_ratio=1"])

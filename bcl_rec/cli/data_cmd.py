@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from bcl_rec.config import parse_override
 from bcl_rec.data.config import PRESPLIT_POLICIES, DataConfig, data_config_from_mapping
 from bcl_rec.errors import ConfigError
 
@@ -141,7 +142,7 @@ def data_config_from_args(args: argparse.Namespace) -> DataConfig:
         key = key[len("data."):] if key.startswith("data.") else key
         if not sep or not key or "." in key:
             raise ConfigError(f"--set expects data.key=value, got {item!r}")
-        values[key] = yaml.safe_load(value) if value.strip() else None
+        values[key] = parse_override(DataConfig, key, value)
     if args.k_core is not None:
         values["user_core"] = values["item_core"] = args.k_core
     for flag, key in _FLAGS.items():

@@ -57,7 +57,8 @@ class DataConfig:
 
     Reading: ``format`` picks the reader (``auto`` recognises it); ``user_col``, ``item_col``,
     ``rating_col``, ``time_col`` name the columns (header names, JSON keys, or 0-based field
-    positions for files without a header); ``sep``, ``header``, ``encoding`` and ``time_format``
+    positions for files without a header); ``sep`` (any non-empty string; ``\\t`` written as two
+    characters is a tab), ``header``, ``encoding`` and ``time_format``
     (a ``strftime`` pattern for text dates; ISO 8601 is read without one) describe delimited files.
 
     Filtering, in this order: ``min_rating`` keeps ratings ``>=`` it; repeated (user, item) pairs
@@ -67,7 +68,8 @@ class DataConfig:
     Splitting: ``split`` is ``leave-one-out`` (per user the latest item is test, the one before
     validation), ``ratio`` (per user, ``ratios`` of train/validation/test), or ``presplit``
     (``train_file``/``valid_file``/``test_file``, paths relative to the dataset folder; without a
-    validation file one training item per user is held out for validation). ``order`` is
+    validation file, ``valid_ratio`` of each user's training items, at least one for users with
+    two or more, are held out for validation; ``null`` or ``0``: exactly one). ``order`` is
     ``time`` or ``random`` (seeded by ``seed``); ``auto`` means by time when the data has
     timestamps. ``presplit_policy`` says what to do with held-out rows whose user or item is not
     in train, or that repeat a training pair: ``error``, ``drop``, or ``miss`` (held-out items not
@@ -98,6 +100,7 @@ class DataConfig:
     valid_file: str | None = None
     test_file: str | None = None
     presplit_policy: str = "error"
+    valid_ratio: float | None = None
     seed: int = 0
     cache: bool = True
 
@@ -118,8 +121,10 @@ class DataConfig:
         _check(
             self.sep is None or (isinstance(self.sep, str) and self.sep != ""),
             "data.sep",
-            f"must be a non-empty string, got {self.sep!r}",
+            f"must be a non-empty string (a space, a tab, ',', '::' ...), got {self.sep!r}",
         )
+        if self.sep is not None and "\\t" in self.sep:  # `\t` typed as two characters: a tab
+            object.__setattr__(self, "sep", self.sep.replace("\\t", "\t"))
         _check(self.header in (None, True, False), "data.header", "must be true or false")
         _check(_known_encoding(self.encoding), "data.encoding",
                f"unknown text encoding {self.encoding!r} (e.g. utf-8, latin-1)")
@@ -164,6 +169,15 @@ class DataConfig:
             "data.presplit_policy",
             f"must be one of {', '.join(PRESPLIT_POLICIES)}",
         )
+        if self.valid_ratio is not None:
+            _check(
+                isinstance(self.valid_ratio, (int, float)) and not isinstance(
+                    self.valid_ratio, bool) and 0 <= self.valid_ratio < 1,
+                "data.valid_ratio",
+                f"must be a number in [0, 1) (or null for one item per user), got "
+                f"{self.valid_ratio!r}",
+            )
+            object.__setattr__(self, "valid_ratio", float(self.valid_ratio))
         _check(
             0 <= self.seed < 2**63,
             "data.seed",

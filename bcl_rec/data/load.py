@@ -89,6 +89,7 @@ def build_split(source: Source) -> tuple[Split, dict[str, Any]]:
             policy=config.presplit_policy,
             order=config.order,
             seed=config.seed,
+            valid_ratio=config.valid_ratio,
             titles=read_titles(source.titles, source.format),
             source=source.label,
         )

@@ -10,8 +10,9 @@ Held-out rows (validation and test) must be usable by a model trained on the tra
 user and item must occur in train, they must not repeat a training pair, and a pair may be held
 out only once. With ``presplit_policy="error"`` the first violation is an error naming the file,
 the line and the id; with ``"drop"`` such rows are removed (and counted). Without a validation
-file, one training item per user (the latest, or a seeded random one without timestamps) is
-held out for validation, for users with at least two training items.
+file, ``valid_ratio`` of each user's training items (the latest, or seeded random ones without
+timestamps; at least one for users with two or more; exactly one when ``valid_ratio`` is None
+or 0) are held out for validation.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bcl_rec.data.filters import latest_per_pair
 from bcl_rec.data.interactions import Interactions, align_titles, plain_ids
 from bcl_rec.data.ordering import rank_within_user
 from bcl_rec.data.rawlog import RawLog
-from bcl_rec.data.split import Split, resolve_order, to_csr, user_order
+from bcl_rec.data.split import Split, ratio_counts, resolve_order, to_csr, user_order
 
 PARTS = ("train", "valid", "test")
 
@@ -79,6 +80,7 @@ def assemble_presplit(
     policy: str = "error",
     order: str = "auto",
     seed: int = 0,
+    valid_ratio: float | None = None,
     titles: pd.Series | None = None,
     source: str = "",
 ) -> tuple[Split, PresplitReport]:
@@ -126,7 +128,7 @@ def assemble_presplit(
     if not (label_kept == 2).any() and not (missing & (label == 2)).any():
         raise DataError("no test interactions left", parts["test"].path)
     if "valid" not in parts:
-        label_kept = _valid_from_train(log, label_kept, order, seed)
+        label_kept = _valid_from_train(log, label_kept, order, seed, valid_ratio)
         report.valid_from_train = True
     users = log.frame["user"].to_numpy()
     items = log.frame["item"].to_numpy()
@@ -244,11 +246,14 @@ def _show(value: object) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
-def _valid_from_train(log: Interactions, label: np.ndarray, order: str, seed: int) -> np.ndarray:
-    """Relabel the last training row of each user with >= 2 training items as validation.
+def _valid_from_train(log: Interactions, label: np.ndarray, order: str, seed: int,
+                      ratio: float | None = None) -> np.ndarray:
+    """Relabel the last training rows of each user as validation: ``floor(ratio * n)`` of a
+    user's ``n`` training items, at least one when ``n >= 2`` (:func:`ratio_counts`' rounding);
+    exactly one (for ``n >= 2``) when ``ratio`` is None or 0.
 
     Repeated training pairs are first reduced to their latest row (the others get label -1 and
-    are left out), so the validation item is never also a training item.
+    are left out), so a validation item is never also a training item.
     """
     train_rows = np.flatnonzero(label == 0)
     train = _sub_log(log, train_rows)
@@ -260,7 +265,11 @@ def _valid_from_train(log: Interactions, label: np.ndarray, order: str, seed: in
     rows = user_order(train, resolve_order(order, train), seed)
     users = train.frame["user"].to_numpy()[rows]
     rank, counts = rank_within_user(users, log.n_users)
-    last = (rank == counts[users] - 1) & (counts[users] >= 2)
+    if ratio:
+        held = ratio_counts(counts, (1.0 - ratio, ratio, 0.0))[:, 1]
+    else:
+        held = (counts >= 2).astype(np.int64)
+    last = rank >= counts[users] - held[users]
     out[train_rows[rows[last]]] = 1
     return out
 

@@ -11,13 +11,17 @@ folder holds                               read as
 ``yelp_academic_dataset_review.json``      Yelp Open Dataset reviews
 ``X.train.inter`` + ``X.test.inter``       RecBole pre-split atomic files
 one ``X.inter``                            RecBole atomic file (titles from ``X.item``)
-``train.txt`` and/or ``test.txt``          LightGCN adjacency lists (both: pre-split)
+``train.txt`` + ``test.txt`` (``valid.txt``  pre-split LightGCN adjacency lists or
+optional), or one of them                  interaction lists, told apart by content
 ``train.csv`` + ``test.csv`` (or .tsv,     pre-split generic files
 .parquet, .jsonl; ``valid.*`` optional)
 =========================================  ===============================================
 
-A single file is read by its name and extension (``.csv``/``.tsv``/``.txt``: delimited,
-``.parquet``, ``.jsonl``/``.json``, ``.inter``), or by ``data.format``.
+A single file is read by its name and extension (``.csv``/``.tsv``: delimited, ``.parquet``,
+``.jsonl``/``.json``, ``.inter``), a ``.txt`` file by its first lines (LightGCN adjacency list
+or delimited interaction list, see :mod:`bcl_rec.data.sniff`), or by ``data.format``. The files
+of a pre-split dataset, found in a folder or given as ``data.train_file``/``valid_file``/
+``test_file``, are judged together and must agree.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from bcl_rec.data.errors import DataError
 from bcl_rec.data.jsonlines import YELP_REVIEW_FILE
 from bcl_rec.data.movielens import RATINGS_FILE, TITLES_FILE
 from bcl_rec.data.registry import dataset_info, locate, registry
+from bcl_rec.data.sniff import DELIMITED, LIGHTGCN, TextGuess, choose_format, guess_text_format
 from bcl_rec.errors import did_you_mean
 
 PRESPLIT_NAMES = {
@@ -37,6 +42,7 @@ PRESPLIT_NAMES = {
     "valid": ("valid", "validation", "val", "dev"),
     "test": ("test",),
 }
+PRESPLIT_ALIASES = frozenset(a for v in PRESPLIT_NAMES.values() for a in v)
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".json", ".inter", ".txt")
 
 
@@ -122,13 +128,9 @@ def _explicit_parts(base: Path, config: DataConfig) -> dict[str, Path]:
 
 
 def _parts_source(label: str, parts: dict[str, Path], fmt: str, config: DataConfig) -> Source:
-    formats = {detect_file_format(p) if fmt == "auto" else fmt for p in parts.values()}
-    if len(formats) > 1:
-        raise DataError(
-            f"the pre-split files have different formats ({', '.join(sorted(formats))}); "
-            "set data.format"
-        )
-    return Source(label, formats.pop(), parts, None, config)
+    if fmt == "auto":
+        fmt = detect_files_format(list(parts.values()), config.encoding)
+    return Source(label, fmt, parts, None, config)
 
 
 def _folder_source(folder: Path, fmt: str, config: DataConfig, label: str) -> Source:
@@ -147,16 +149,13 @@ def _folder_source(folder: Path, fmt: str, config: DataConfig, label: str) -> So
         found = _recbole_folder(folder, config, label)
         if found is not None:
             return found
-    if fmt in ("auto", "lightgcn"):
-        parts = {p: folder / f"{p}.txt" for p in ("train", "test")
-                 if (folder / f"{p}.txt").is_file()}
-        if len(parts) == 2:
-            return Source(label, "lightgcn", parts, None, config)
-        if len(parts) == 1:
-            return Source(label, "lightgcn", {"log": next(iter(parts.values()))}, None, config)
     parts = _generic_parts(folder)
     if parts:
         return _parts_source(label, parts, fmt, config)
+    if fmt in ("auto", "lightgcn", "delimited"):
+        alone = [folder / f"{p}.txt" for p in ("train", "test") if (folder / f"{p}.txt").is_file()]
+        if len(alone) == 1:
+            return _file_source(alone[0], fmt, config, label)
     listing = ", ".join(sorted(p.name for p in folder.iterdir())[:20]) or "nothing"
     raise DataError(
         f"{folder} is not in a known dataset layout (it holds: {listing}). Known layouts: "
@@ -218,7 +217,7 @@ def _file_source(path: Path, fmt: str, config: DataConfig, label: str) -> Source
     explicit = _explicit_parts(path.parent, config)
     if explicit:
         return _parts_source(label, explicit, fmt, config)
-    fmt = detect_file_format(path) if fmt == "auto" else fmt
+    fmt = detect_file_format(path, config.encoding) if fmt == "auto" else fmt
     titles = None
     if fmt in TITLES_FILE and (path.parent / TITLES_FILE[fmt]).is_file():
         titles = path.parent / TITLES_FILE[fmt]
@@ -227,8 +226,30 @@ def _file_source(path: Path, fmt: str, config: DataConfig, label: str) -> Source
     return Source(label, fmt, {"log": path}, titles, config)
 
 
-def detect_file_format(path: Path) -> str:
-    """The reader for one file, from its name and extension."""
+def detect_file_format(path: Path, encoding: str = "utf-8") -> str:
+    """The reader for one file: by its name and extension, a ``.txt`` file by its content."""
+    return detect_files_format([path], encoding)
+
+
+def detect_files_format(paths: list[Path], encoding: str = "utf-8") -> str:
+    """The one reader for the files of a dataset (the parts of a pre-split one), judged
+    together: a ``.txt`` part that fits both readers takes the format of the others.
+
+    Raises :class:`DataError` when the files disagree, or when ``.txt`` files could be read
+    either as LightGCN adjacency lists or as interaction lists with different results.
+    """
+    guesses: dict[Path, TextGuess] = {}
+    for path in paths:
+        named = _format_by_name(path)
+        guesses[path] = (TextGuess(frozenset({named})) if named is not None
+                         else guess_text_format(path, encoding))
+    by_stem = all(p.stem.lower() in PRESPLIT_ALIASES for p in paths)
+    return choose_format(guesses, preferred=LIGHTGCN if by_stem else DELIMITED)
+
+
+def _format_by_name(path: Path) -> str | None:
+    """The reader a file's name and extension imply; None for a ``.txt`` file (its content
+    decides)."""
     name = path.name.lower()
     suffix = path.suffix.lower()
     if name == "u.data":
@@ -249,6 +270,6 @@ def detect_file_format(path: Path) -> str:
         return "yelp"
     if suffix in (".json", ".jsonl", ".ndjson"):
         return "jsonl"
-    if suffix == ".txt" and path.stem.lower() in {a for v in PRESPLIT_NAMES.values() for a in v}:
-        return "lightgcn"
-    return "delimited"
+    if suffix == ".txt":
+        return None
+    return DELIMITED

@@ -18,6 +18,7 @@ from bcl_rec.data.columns import ROLES, ColumnSpec, guess_columns, resolve_posit
 from bcl_rec.data.delimited import read_delimited, read_first_line, split_fields
 from bcl_rec.data.errors import DataError
 from bcl_rec.data.rawlog import RawLog, error_at, frame_of, parse_times
+from bcl_rec.data.sniff import is_weighted_list
 
 RECBOLE_COLUMNS = ColumnSpec(user="user_id", item="item_id", rating="rating", timestamp="timestamp")
 
@@ -69,7 +70,10 @@ def read_table(path: str | Path, options: TableOptions) -> RawLog:
             spec = guess_columns(names, spec)
         positions = resolve_positions(spec, names, len(fields), path)
     else:
-        if spec.user is None and spec.item is None:
+        if all(ref is None for ref in spec.as_dict().values()):
+            weighted = is_weighted_list(path, options.sep, options.encoding)
+            spec = ColumnSpec(user=0, item=1, rating=2 if weighted else None)
+        elif spec.user is None and spec.item is None:
             spec = ColumnSpec(user=0, item=1, rating=spec.rating, timestamp=spec.timestamp)
         need = 1 + max(ref for ref in spec.as_dict().values() if isinstance(ref, int))
         fields = [""] * usual_field_count(path, options.sep, options.encoding, need)

@@ -80,3 +80,11 @@ def test_download_refuses_unverified(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("BCL_REC_DATA", raising=False)
     assert main(["data", "download", "ml-32m"]) == 2
     assert "no published checksum" in capsys.readouterr().err
+
+
+def test_info_with_a_space_separator_set(tmp_path, capsys):
+    path = write(tmp_path / "log.txt", "a x 1\nb x 2\na y 3\n")
+    assert main(["data", "info", str(path), "--set", "data.sep= ", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["config"]["sep"] == " "
+    assert (stats["users"], stats["items"], stats["interactions"]) == (2, 2, 3)

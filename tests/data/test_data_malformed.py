@@ -136,8 +136,9 @@ def test_delimited_readers_name_the_bad_line(name, data):
 
 @st.composite
 def lightgcn_file(draw):
-    good = draw(st.lists(st.lists(ID, min_size=2, max_size=6), min_size=1, max_size=20))
-    lines = [" ".join(items) for items in good]
+    good = draw(st.lists(st.lists(ID, min_size=2, max_size=6), min_size=2, max_size=20)
+                .filter(lambda lines: len({len(items) for items in lines}) > 1))
+    lines = [" ".join(items) for items in good]  # lines of different lengths: an adjacency list
     at = draw(st.integers(0, len(lines)))
     user = draw(ID)
     bad = draw(st.sampled_from([

@@ -59,7 +59,7 @@ def test_unseen_item_error_and_drop(tmp_path):
 
 
 def test_unseen_user(tmp_path):
-    folder = lightgcn_folder(tmp_path, "0 1 2\n", "0 2\n5 1\n")
+    folder = lightgcn_folder(tmp_path, "0 1 2\n3 1\n", "0 2\n5 1\n")
     with pytest.raises(DataError, match="line 2: user 5 does not occur"):
         prepare_split(str(folder))
 
@@ -164,3 +164,29 @@ def test_presplit_policy_values():
     with pytest.raises(ConfigError) as err:
         DataConfig(presplit_policy="skip")
     assert str(err.value) == "data.presplit_policy: must be one of error, drop, miss"
+
+
+def test_valid_ratio_by_time(tmp_path):
+    folder = tmp_path / "ds"
+    rows = [f"a,i{k},{k}" for k in range(10)] + ["b,i0,1", "b,i1,3", "b,i2,2", "c,i3,1"]
+    write(folder / "train.csv", "user,item,timestamp\n" + "\n".join(rows + ["a,i3x,0"]) + "\n")
+    write(folder / "test.csv", "user,item,timestamp\nb,i3,99\n")
+    split = prepare_split(DataConfig(name=str(folder), valid_ratio=0.2)).split
+    # a: floor(0.2 * 11) = 2 latest; b: 0.6 of an item rounds up to one (its latest); c: none
+    assert raw_pairs(split, "valid") == {("a", "i9"), ("a", "i8"), ("b", "i1")}
+    one = prepare_split(DataConfig(name=str(folder), valid_ratio=None)).split
+    assert raw_pairs(one, "valid") == {("a", "i9"), ("b", "i1")}
+    zero = prepare_split(DataConfig(name=str(folder), valid_ratio=0)).split
+    assert raw_pairs(zero, "valid") == raw_pairs(one, "valid")
+
+
+def test_valid_ratio_random_is_seeded(tmp_path):
+    train = "".join(f"{u} {' '.join(str(i) for i in range(20 + u))}\n" for u in range(6))
+    folder = lightgcn_folder(tmp_path, train, "0 24\n1 24\n")
+    per_user = []
+    for seed in (0, 0, 1):
+        split = prepare_split(DataConfig(name=str(folder), valid_ratio=0.25, seed=seed)).split
+        assert np.diff(split.valid.indptr).tolist() == [5, 5, 5, 5, 6, 6]  # floor(n / 4)
+        assert split.train.nnz + split.valid.nnz == sum(range(20, 26))
+        per_user.append(raw_pairs(split, "valid"))
+    assert per_user[0] == per_user[1] and per_user[0] != per_user[2]

@@ -44,7 +44,7 @@ def test_data_dir_finds_registered_and_relative(tmp_path, ml100k, monkeypatch):
         ({"ratings.csv": "userId,movieId,rating,timestamp\n1,2,3,4\n"}, "movielens-csv",
          {"log"}),
         ({"train.txt": "0 1\n", "test.txt": "0 2\n"}, "lightgcn", {"train", "test"}),
-        ({"test.txt": "0 1 2\n"}, "lightgcn", {"log"}),
+        ({"test.txt": "0 1 2\n1 3\n"}, "lightgcn", {"log"}),
         ({"x.inter": "user_id:token\titem_id:token\n1\t2\n"}, "recbole", {"log"}),
         ({"train.csv": "user,item\n1,2\n", "test.csv": "user,item\n1,3\n",
           "valid.csv": "user,item\n1,4\n"}, "delimited", {"train", "valid", "test"}),

@@ -73,6 +73,10 @@ class TestOverrides:
 
     def test_values_parse_as_recbole_does(self):
         assert parse_value("1e-3") == 0.001 and parse_value("[10, 20]") == [10, 20]
+        assert parse_value("") is None and parse_value("null") is None
+        # a separator of spaces or tabs (field_separator=' ' in a shell) is kept, not null
+        assert parse_value(" ") == " " and parse_value("\t") == "\t"
+        assert apply_overrides({}, [], ["field_separator= "]) == {"field_separator": " "}
         with pytest.raises(ValueError, match="key=value"):
             apply_overrides({}, [], ["novalue"])
 

@@ -33,8 +33,11 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456
 
 
 def parse_value(text: str) -> Any:
-    """A YAML scalar or flow collection, numbers in RecBole's sense; ``''`` is None."""
-    return yaml.load(text, Loader=_Loader) if text.strip() else None
+    """A YAML scalar or flow collection, numbers in RecBole's sense; ``''`` is None, and text
+    of only spaces or tabs (a separator such as ``field_separator=' '``) is kept as it is."""
+    if not text:
+        return None
+    return yaml.load(text, Loader=_Loader) if text.strip() else text
 
 
 def read_config_files(paths: Iterable[str | Path]) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import typing
 import warnings
 from collections.abc import Mapping
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

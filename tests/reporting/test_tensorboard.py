@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bcl_rec.config import ConfigError, load_config
+from bcl_rec.config import ConfigError, build_config, load_config
 from bcl_rec.reporting.tensorboard import TensorBoardLogger, tag_of
 from bcl_rec.training.run import train_run
 from tests.test_training import small_config, synthetic_split
@@ -58,5 +58,5 @@ def test_logger_skips_non_finite_values(tmp_path):
 
 def test_config_key_is_validated():
     with pytest.raises(ConfigError, match=r"train\.tensorboard must be a string or null, got 3"):
-        load_config(None, ["train.tensorboard=3"])
+        build_config({"train": {"tensorboard": 3}})
     assert load_config(None, []).train.tensorboard is None

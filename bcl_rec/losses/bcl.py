@@ -20,6 +20,26 @@ __all__ = ["BCLLoss", "BCLNCELoss"]
 ECDF_SOURCES = ("sampled", "catalogue")
 
 
+def set_weight_params(
+    loss: RecLoss,
+    alpha: float,
+    beta: float,
+    tau_plus: float,
+    ecdf: str,
+    ecdf_source: str,
+    self_normalise: bool,
+    warn: bool,
+) -> None:
+    """Validate BCL's weight parameters once and store them on ``loss`` (``_alpha``, ``beta``,
+    ``tau_plus``, ``ecdf``, ``ecdf_source``, ``self_normalise``); ``warn`` on a large tau_plus."""
+    loss._alpha = check_alpha(alpha)
+    loss.beta = check_beta(beta)
+    loss.tau_plus = check_tau_plus(tau_plus, warn=warn)
+    loss.ecdf = check_choice(ecdf, "ecdf", ECDF_RULES)
+    loss.ecdf_source = check_choice(ecdf_source, "ecdf_source", ECDF_SOURCES)
+    loss.self_normalise = bool(self_normalise)
+
+
 class _BCLBase(RecLoss):
     """Shared parameters, weights and stats of the two BCL forms."""
 
@@ -34,12 +54,7 @@ class _BCLBase(RecLoss):
         temperature: float = 1.0,
     ) -> None:
         super().__init__(temperature=temperature)
-        self._alpha = check_alpha(alpha)
-        self.beta = check_beta(beta)
-        self.tau_plus = check_tau_plus(tau_plus, warn=True)
-        self.ecdf = check_choice(ecdf, "ecdf", ECDF_RULES)
-        self.ecdf_source = check_choice(ecdf_source, "ecdf_source", ECDF_SOURCES)
-        self.self_normalise = bool(self_normalise)
+        set_weight_params(self, alpha, beta, tau_plus, ecdf, ecdf_source, self_normalise, True)
         self.uses_reference = self.ecdf_source == "catalogue"
 
     @property

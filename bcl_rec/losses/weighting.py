@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ._checks import check_alpha, check_beta, check_choice, check_tau_plus
+from ._checks import check_alpha, check_choice
 from ._numerics import row_mean, weighted_logsumexp
 from .base import RecLoss
-from .bcl import ECDF_SOURCES, BCLLoss
-from .bcl_weights import ECDF_RULES, bcl_weights
+from .bcl import BCLLoss, set_weight_params
+from .bcl_weights import _bcl_weights
 
 __all__ = ["WEIGHTS", "WeightedLSELoss"]
 
@@ -46,12 +46,9 @@ class WeightedLSELoss(RecLoss):
     ) -> None:
         super().__init__(temperature=temperature)
         self.weights = check_choice(weights, "weights", WEIGHTS)
-        self._alpha = check_alpha(alpha)
-        self.beta = check_beta(beta)
-        self.tau_plus = check_tau_plus(tau_plus, warn=weights == "bcl")
-        self.ecdf = check_choice(ecdf, "ecdf", ECDF_RULES)
-        self.ecdf_source = check_choice(ecdf_source, "ecdf_source", ECDF_SOURCES)
-        self.self_normalise = bool(self_normalise)
+        set_weight_params(
+            self, alpha, beta, tau_plus, ecdf, ecdf_source, self_normalise, weights == "bcl"
+        )
         self.uses_reference = weights == "bcl" and self.ecdf_source == "catalogue"
 
     @property
@@ -70,7 +67,8 @@ class WeightedLSELoss(RecLoss):
         weights are ranked on. A row whose BCL weights are all 0 gives ``-inf`` (zero gradient)."""
         if self.weights == "none":
             return weighted_logsumexp(x), {}
-        omega, pi_tn = bcl_weights(neg, self._alpha, self.beta, self.tau_plus, self.ecdf, ref)
+        # parameters checked once, in __init__/set_alpha: the per-batch path does not re-check
+        omega, pi_tn = _bcl_weights(neg, self._alpha, self.beta, self.tau_plus, self.ecdf, ref)
         out = weighted_logsumexp(x, omega)
         if self.self_normalise:
             w_mean = row_mean(omega)

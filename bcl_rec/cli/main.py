@@ -19,6 +19,7 @@ from bcl_rec.data.errors import DataError, DatasetNotFoundError
 
 
 def _train(args: argparse.Namespace) -> int:
+    from bcl_rec.training.distributed import is_main_process, shutdown
     from bcl_rec.training.run import train_run, write_run
 
     config = load_config(args.config, args.set)
@@ -26,10 +27,15 @@ def _train(args: argparse.Namespace) -> int:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         name = f"{Path(str(config.data.name)).name}-{config.model.name}-{config.loss.name}"
         args.out = Path("runs") / f"{name}-{stamp}"
-    result = write_run(train_run(config, data_dir=args.data_dir), args.out)
-    metrics = json.loads((result / "metrics.json").read_text())
-    test = {k: round(v, 4) for k, v in sorted(metrics["test"].items())}
-    print(json.dumps({"out": str(result), "test": test}, indent=2))
+    try:
+        result = train_run(config, data_dir=args.data_dir)
+        out = write_run(result, args.out)
+        main_rank = is_main_process()
+    finally:
+        shutdown()  # under torchrun: leave the process group
+    if main_rank:
+        test = {k: round(v, 4) for k, v in sorted(result.metrics["test"].items())}
+        print(json.dumps({"out": str(out), "test": test}, indent=2))
     return 0
 
 

@@ -12,7 +12,7 @@ import io
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from bcl_rec.data.split import Split
 from bcl_rec.losses import build_loss
 from bcl_rec.models import Recommender, build_model
 from bcl_rec.training.device import resolve_device
+from bcl_rec.training.distributed import init_from_env, is_main_process
 from bcl_rec.training.trainer import FitResult, Trainer, median
 
 
@@ -48,6 +49,8 @@ def train_run(
     if split is None:
         split = load_split(config.data, data_dir)
     device = resolve_device(config.train.device)
+    dist_ctx, device = init_from_env(device)  # under torchrun: join the group, this rank's device
+    train_cfg = config.train if dist_ctx.is_main else replace(config.train, progress=False)
     generator = torch.Generator(device="cpu").manual_seed(config.train.seed)
     model = build_model(config.model, split.train, generator=generator)
     loss_fn = build_loss(config.loss)
@@ -57,7 +60,7 @@ def train_run(
         else torch.Generator(device=device).manual_seed(config.train.seed)
     )
     trainer = Trainer(
-        model, loss_fn, split, config.loss, config.train, config.eval, device, sample_gen
+        model, loss_fn, split, config.loss, train_cfg, config.eval, device, sample_gen, dist_ctx
     )
     fit = trainer.fit()
     test = trainer.test()
@@ -73,6 +76,7 @@ def train_run(
             "total": total,
         },
         "device": str(device),
+        "world_size": dist_ctx.world_size,
         "data": {
             "users": split.n_users,
             "items": split.n_items,
@@ -86,8 +90,10 @@ def train_run(
 
 
 def write_run(result: RunResult, out: str | Path) -> Path:
-    """Write the run folder's files atomically."""
+    """Write the run folder's files atomically (under DDP, rank 0 only: the others return)."""
     out = Path(out)
+    if not is_main_process():
+        return out
     out.mkdir(parents=True, exist_ok=True)
     _atomic_text(out / "config.yaml", dump_config(result.config))
     _atomic_text(out / "metrics.json", json.dumps(result.metrics, indent=2) + "\n")

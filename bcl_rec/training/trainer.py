@@ -25,9 +25,11 @@ from bcl_rec.evaluation.ranking import FullRankingEvaluator
 from bcl_rec.losses import LossConfig, RecLoss
 from bcl_rec.models.base import Recommender, gather, pair_scores
 from bcl_rec.sparse import TorchCSR
+from bcl_rec.training import distributed
 from bcl_rec.training.allocator import retain_freed_memory
 from bcl_rec.training.alpha import AlphaController
 from bcl_rec.training.config import TrainConfig
+from bcl_rec.training.distributed import DistContext, DistributedEmbeddings, mean_over_ranks
 
 # uniforms drawn at once by Trainer.batches (16 MB of float64): ML-100K's epoch in one draw
 DRAWS_PER_CHUNK = 2**21
@@ -61,10 +63,16 @@ class Trainer:
         eval_cfg: EvalConfig,
         device: torch.device,
         generator: torch.Generator,
+        dist: DistContext | None = None,
     ) -> None:
         if train_cfg.retain_memory:
             retain_freed_memory()
         self.model = model.to(device)
+        # data-parallel: this rank's rows of each batch (batches), DDP-reduced gradients (forward)
+        self.dist = dist if dist is not None else DistContext()
+        self.forward = self.model.embeddings
+        if self.dist.enabled:
+            self.forward = DistributedEmbeddings(self.model, device)
         self.loss_fn = loss_fn.to(device)
         self.split = split
         self.loss_cfg, self.train_cfg, self.eval_cfg = loss_cfg, train_cfg, eval_cfg
@@ -86,14 +94,19 @@ class Trainer:
         self.alpha = AlphaController(self.loss_fn, loss_cfg)
 
     def evaluator(self, heldout, exclude) -> FullRankingEvaluator:
-        return FullRankingEvaluator(
-            heldout,
-            exclude,
-            topk=self.eval_cfg.topk,
-            users_per_batch=self.eval_cfg.users_per_batch,
-            max_memory_mb=self.eval_cfg.max_memory_mb,
-            device=self.device,
-        )
+        def build(heldout):
+            return FullRankingEvaluator(
+                heldout,
+                exclude,
+                topk=self.eval_cfg.topk,
+                users_per_batch=self.eval_cfg.users_per_batch,
+                max_memory_mb=self.eval_cfg.max_memory_mb,
+                device=self.device,
+            )
+
+        if self.dist.enabled:
+            return distributed.evaluator(build, heldout, self.dist)
+        return build(heldout)
 
     def train_epoch(self, bar: tqdm | None = None) -> dict[str, float]:
         """One pass over the training pairs; returns the mean loss and loss diagnostics."""
@@ -119,6 +132,8 @@ class Trainer:
                     bar.set_postfix(loss=f"{sums[0].item() / steps:.4f}", refresh=False)
         if sums is None:
             return {"loss": 0.0}
+        if self.dist.enabled:
+            sums = mean_over_ranks(sums)
         means = (sums / steps).tolist()
         return {"loss": means[0], **dict(zip(names, means[1:], strict=True))}
 
@@ -145,18 +160,14 @@ class Trainer:
                 parts.append((lo + full * bs, 1, hi - lo - full * bs))
             for start, count, size in parts:
                 idx = order[start : start + count * size]
-                users, pos_items = self.pair_users[idx], self.pair_items[idx]
                 uniform = self.sampler.uniform((count, size * width), self.generator)
-                neg_items = self.sampler.unlabeled_at(
-                    users, uniform[:, : size * n_neg].reshape(count * size, n_neg)
-                )
-                extra_items = (
-                    self.sampler.positives_at(
-                        users, uniform[:, size * n_neg :].reshape(count * size, n_extra)
-                    )
-                    if n_extra > 0
-                    else None
-                )
+                u_neg = uniform[:, : size * n_neg].reshape(count * size, n_neg)
+                u_extra = uniform[:, size * n_neg :].reshape(count * size, n_extra)
+                if self.dist.enabled:  # every rank drew the global chunk: keep this rank's rows
+                    idx, u_neg, u_extra, size = self.rank_rows(idx, u_neg, u_extra, count, size)
+                users, pos_items = self.pair_users[idx], self.pair_items[idx]
+                neg_items = self.sampler.unlabeled_at(users, u_neg)
+                extra_items = self.sampler.positives_at(users, u_extra) if n_extra > 0 else None
                 for k in range(0, count * size, size):
                     yield (
                         users[k : k + size],
@@ -164,6 +175,21 @@ class Trainer:
                         neg_items[k : k + size],
                         None if extra_items is None else extra_items[k : k + size],
                     )
+
+    def rank_rows(
+        self, idx: torch.Tensor, u_neg: torch.Tensor, u_extra: torch.Tensor, count: int, size: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """This rank's rows of ``count`` global batches of ``size`` rows (pair indices and their
+        uniform draws), its batch size, and its gradient share set on the DDP hook."""
+        rows, share = self.dist.batch_rows(size)
+        self.forward.set_share(share)
+        local = rows.stop - rows.start
+
+        def pick(x: torch.Tensor) -> torch.Tensor:
+            rest = x.shape[1:]
+            return x.reshape(count, size, *rest)[:, rows].reshape(count * local, *rest)
+
+        return pick(idx), pick(u_neg), pick(u_extra), local
 
     def step(self, users: torch.Tensor, pos_items: torch.Tensor):
         """One optimisation step on a batch of (user, positive) pairs."""
@@ -191,7 +217,7 @@ class Trainer:
     ):
         """Score, loss, backward and optimiser step for given items (the model's propagation,
         for LightGCN, runs once here)."""
-        user_emb, item_emb = self.model.embeddings()
+        user_emb, item_emb = self.forward()
         u = gather(user_emb, users)
         pos = pair_scores(u, gather(item_emb, pos_items))
         neg = pair_scores(u, gather(item_emb, neg_items))

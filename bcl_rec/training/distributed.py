@@ -126,7 +126,7 @@ class DistributedEmbeddings:
         self._ddp = DistributedDataParallel(
             _Embeddings(model),
             device_ids=[device.index] if device.type == "cuda" else None,
-            forward_sync_buffers=False,  # no trained buffers (LightGCN's graph is the same everywhere)
+            forward_sync_buffers=False,  # no trained buffers; the graph is the same everywhere
         )
         self._ddp.register_comm_hook(self._share, _weighted_sum)
 
@@ -165,7 +165,7 @@ class ShardedEvaluator:
     @torch.no_grad()
     def evaluate(self, user_emb: torch.Tensor, item_emb: torch.Tensor) -> dict[str, float]:
         per_user = self.evaluator.per_user(user_emb, item_emb)
-        names = sorted(per_user)
+        names = list(per_user)  # the evaluator's order, the same on every rank
         world = self.ctx.world_size
         counts = [_span(DistContext(r, world).user_rows(self.n_users)) for r in range(world)]
         # nccl gathers device tensors, gloo CPU ones: pad every rank's rows to the largest slice

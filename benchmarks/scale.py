@@ -132,6 +132,29 @@ def breakdown(trainer: Trainer, steps: int) -> dict[str, float]:
     return {k: v / n for k, v in parts.items()}
 
 
+def sparse_adam_step_seconds(trainer: Trainer, steps: int) -> float:
+    """Seconds per step of the same sampling, loss and backward with row-sparse gradients and
+    ``torch.optim.SparseAdam`` (only the rows a batch touched are updated): a measurement of
+    what a lazy optimiser would cost, not what bcl-rec trains with (its results differ)."""
+    model = trainer.model
+    users_t = torch.nn.Embedding.from_pretrained(model.user_embedding.detach().clone(),
+                                                 freeze=False, sparse=True)
+    items_t = torch.nn.Embedding.from_pretrained(model.item_embedding.detach().clone(),
+                                                 freeze=False, sparse=True)
+    opt = torch.optim.SparseAdam([users_t.weight, items_t.weight], lr=trainer.train_cfg.lr)
+    n_pairs = trainer.pair_users.shape[0]
+    order = torch.randperm(n_pairs, generator=trainer.generator)[: steps * 1024]
+    t0 = time.perf_counter()
+    for users, pos_items, neg_items, _ in trainer.batches(order):
+        u = users_t(users)
+        out = trainer.loss_fn(pair_scores(u, items_t(pos_items)),
+                              pair_scores(u, items_t(neg_items)), None, None)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+    return (time.perf_counter() - t0) / max(1, math.ceil(len(order) / 1024))
+
+
 def run_size(name: str, args: argparse.Namespace) -> dict:
     n, n_users, n_items = SIZES[name]
     raw = synthetic_log(n, n_users, n_items, seed=0)
@@ -154,7 +177,11 @@ def run_size(name: str, args: argparse.Namespace) -> dict:
         }
         if model == "mf" and args.breakdown_steps:
             row["breakdown"] = breakdown(trainer, args.breakdown_steps)
-        print(name, model, row[f"{model}-bcl-epoch"], row.get("breakdown", ""), flush=True)
+            row["breakdown"]["sparse_adam_step"] = sparse_adam_step_seconds(
+                trainer, args.breakdown_steps)
+        print(name, model, row[f"{model}-bcl-epoch"], flush=True)
+        if model == "mf":
+            print(name, "breakdown", row.get("breakdown"), flush=True)
         del trainer
     exclude = (split.train + split.valid).tocsr()
     exclude.data[:] = 1.0
@@ -178,7 +205,9 @@ def small_log_breakdown(steps: int) -> dict[str, float]:
     split = load_split(load_config(None, []).data, None)
     trainer = make_trainer(split, "mf")
     breakdown(trainer, 5)  # warm-up
-    return breakdown(trainer, steps)
+    out = breakdown(trainer, steps)
+    out["sparse_adam_step"] = sparse_adam_step_seconds(trainer, steps)
+    return out
 
 
 def exponent(sizes: list[float], seconds: list[float]) -> float:

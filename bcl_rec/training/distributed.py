@@ -201,9 +201,9 @@ class MainRankEvaluator:
 SHARD_EVALUATION = True
 
 
-def evaluator(build, heldout: sp.csr_matrix, ctx: DistContext):
+def evaluator(build, heldout: sp.csr_matrix, ctx: DistContext, sharded: bool = SHARD_EVALUATION):
     """A distributed evaluator of ``heldout``; ``build(heldout)`` makes a FullRankingEvaluator."""
-    if SHARD_EVALUATION:
+    if sharded:
         n_users = int(np.count_nonzero(np.diff(heldout.indptr) > 0))
         return ShardedEvaluator(build(user_shard(heldout, ctx)), ctx, n_users)
     return MainRankEvaluator(build(heldout) if ctx.is_main else None, ctx)

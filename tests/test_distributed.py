@@ -12,8 +12,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 from bcl_rec.config import load_config
+from bcl_rec.evaluation.ranking import FullRankingEvaluator
+from bcl_rec.training import distributed
 from bcl_rec.training.distributed import DistContext, user_shard
 from bcl_rec.training.run import train_run
 
@@ -45,6 +49,40 @@ def test_user_shards_are_disjoint_and_cover_every_evaluated_user():
     assert not (users[0] & users[1]) and not (users[1] & users[2])
     # contiguous slices in user order, so the gathered per-user metrics are in user order
     assert max(users[0]) < min(users[1]) <= max(users[1]) < min(users[2])
+
+
+def _eval_inputs():
+    rng = np.random.default_rng(1)
+    heldout = sp.random(80, 60, density=0.04, format="csr", random_state=rng)
+    exclude = sp.random(80, 60, density=0.2, format="csr", random_state=rng)
+    heldout.data[:] = 1.0
+    exclude.data[:] = 1.0
+    gen = torch.Generator().manual_seed(0)
+    return heldout, exclude, torch.randn(80, 8, generator=gen), torch.randn(60, 8, generator=gen)
+
+
+def _sharded_eval_worker(rank: int, store: str, out: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        heldout, exclude, user_emb, item_emb = _eval_inputs()
+        for sharded in (True, False):
+            evaluator = distributed.evaluator(
+                lambda h: FullRankingEvaluator(h, exclude, topk=(5, 10)),  # noqa: B023
+                heldout, DistContext(rank, 2), sharded=sharded)
+            torch.save(evaluator.evaluate(user_emb, item_emb), f"{out}-{rank}-{sharded}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_distributed_evaluation_equals_one_process_exactly(tmp_path):
+    heldout, exclude, user_emb, item_emb = _eval_inputs()
+    assert np.diff(heldout.indptr).max() > 1  # users with several held-out items too
+    expected = FullRankingEvaluator(heldout, exclude, topk=(5, 10)).evaluate(user_emb, item_emb)
+    out = str(tmp_path / "metrics")
+    mp.spawn(_sharded_eval_worker, args=(str(tmp_path / "store"), out), nprocs=2)
+    for rank in range(2):
+        for sharded in (True, False):
+            assert torch.load(f"{out}-{rank}-{sharded}.pt") == expected  # bitwise, every rank
 
 
 SETTINGS = ["train.epochs=2", "train.progress=false", "model.dim=8", "train.device=cpu",

@@ -96,9 +96,10 @@ def test_two_gloo_processes_match_one_process(ml100k, tmp_path):
     Tolerance: each step's gradient is the single-process one up to float32 summation order
     (the per-rank means are weighted, then summed), and the losses agree to ~1e-8. Adam divides
     by the gradient's running RMS, so where a coordinate's gradient is itself near rounding level
-    its step (~lr) can take either sign: most weights agree to 1e-5, a few (2% at dim 8 here)
-    move by up to ~lr (7e-4 seen, lr = 1e-3). Rank metrics change only when that swaps two
-    scores: they must agree within one user's worth (1/943; they were equal in the runs seen).
+    its step (~lr) can take either sign: a coordinate may move apart by up to ~lr (7.4e-4 seen,
+    lr = 1e-3; bound 10 lr), the tables as a whole very little (relative Frobenius difference
+    3e-4 and 5e-4 seen; bound 1e-2). Rank metrics change only when that swaps two scores: they
+    must agree within one user's worth (1/943; they were equal in the runs seen).
     """
     config = REPO / "configs" / "ml-100k" / "mf-bcl.yaml"
     out = tmp_path / "ddp"
@@ -127,6 +128,6 @@ def test_two_gloo_processes_match_one_process(ml100k, tmp_path):
     weights = torch.load(out / "model.pt", weights_only=True)
     lr = single.config.train.lr
     for name, value in single.model.state_dict().items():
-        diff = (weights[name] - value).abs()
-        assert float((diff > 1e-5).float().mean()) < 0.05, name
-        assert float(diff.max()) < 10 * lr, name
+        diff = weights[name] - value
+        assert float(diff.norm() / value.norm()) < 1e-2, name
+        assert float(diff.abs().max()) < 10 * lr, name

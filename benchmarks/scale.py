@@ -10,12 +10,14 @@ rise of the resident set's high-water mark):
 
 - ``prepare``: raw log -> :class:`Interactions` -> leave-one-out :class:`Split`;
 - ``mf-bcl-epoch`` / ``lightgcn-bcl-epoch``: :meth:`Trainer.train_epoch` (B = 1024, N = 10,
-  dim 64, Adam); ``--mf-steps``/``--lightgcn-steps`` time only the first S steps of the epoch and
-  scale to the whole epoch (the row says so);
+  dim 64, Adam); ``mf-bcl-sparse-adam-epoch``: the same MF epoch with
+  ``train.optimizer=sparse_adam``; ``--mf-steps``/``--lightgcn-steps`` time only the first S
+  steps of the epoch and scale to the whole epoch (the row says so);
 - ``eval-all-users``: the test evaluation of every user (train + valid excluded), with
   ``eval.max_memory_mb``'s default budget;
-- ``breakdown``: S steps of the MF + BCL step cut into sampling, forward + backward, and the
-  optimiser step, on this log and on MovieLens-100K, to show where pairs per second go.
+- ``breakdown-adam`` / ``breakdown-sparse_adam``: S steps of the MF + BCL step cut into
+  sampling, forward + backward, and the optimiser step, on this log and on MovieLens-100K, to
+  show where pairs per second go.
 
 The log-log plot of seconds against interactions and the growth exponent (least-squares slope
 of log seconds on log interactions) come from the same run.
@@ -79,8 +81,9 @@ def prepare(raw: pd.DataFrame) -> Split:
     return leave_one_out(Interactions.from_raw(raw, source="synthetic"))
 
 
-def make_trainer(split: Split, model: str) -> Trainer:
+def make_trainer(split: Split, model: str, optimizer: str = "adam") -> Trainer:
     cfg = load_config(None, [f"model.name={model}", "loss.name=bcl", "loss.num_negatives=10",
+                             f"train.optimizer={optimizer}",
                              "train.batch_size=1024", "model.dim=64", "train.progress=false",
                              "train.device=cpu"])
     gen = torch.Generator().manual_seed(cfg.train.seed)
@@ -132,29 +135,6 @@ def breakdown(trainer: Trainer, steps: int) -> dict[str, float]:
     return {k: v / n for k, v in parts.items()}
 
 
-def sparse_adam_step_seconds(trainer: Trainer, steps: int) -> float:
-    """Seconds per step of the same sampling, loss and backward with row-sparse gradients and
-    ``torch.optim.SparseAdam`` (only the rows a batch touched are updated): a measurement of
-    what a lazy optimiser would cost, not what bcl-rec trains with (its results differ)."""
-    model = trainer.model
-    users_t = torch.nn.Embedding.from_pretrained(model.user_embedding.detach().clone(),
-                                                 freeze=False, sparse=True)
-    items_t = torch.nn.Embedding.from_pretrained(model.item_embedding.detach().clone(),
-                                                 freeze=False, sparse=True)
-    opt = torch.optim.SparseAdam([users_t.weight, items_t.weight], lr=trainer.train_cfg.lr)
-    n_pairs = trainer.pair_users.shape[0]
-    order = torch.randperm(n_pairs, generator=trainer.generator)[: steps * 1024]
-    t0 = time.perf_counter()
-    for users, pos_items, neg_items, _ in trainer.batches(order):
-        u = users_t(users)
-        out = trainer.loss_fn(pair_scores(u, items_t(pos_items)),
-                              pair_scores(u, items_t(neg_items)), None, None)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        opt.step()
-    return (time.perf_counter() - t0) / max(1, math.ceil(len(order) / 1024))
-
-
 def run_size(name: str, args: argparse.Namespace) -> dict:
     n, n_users, n_items = SIZES[name]
     raw = synthetic_log(n, n_users, n_items, seed=0)
@@ -165,23 +145,20 @@ def run_size(name: str, args: argparse.Namespace) -> dict:
     row["prepare"] = {"seconds": time.perf_counter() - t0, "peak_mb": (mem or 0) / 2**20}
     del raw
     print(name, row, flush=True)
-    for model, steps in (("mf", args.mf_steps), ("lightgcn", args.lightgcn_steps)):
-        trainer = make_trainer(split, model)
+    for task, model, optimizer, steps in timed_runs(args):
+        trainer = make_trainer(split, model, optimizer)
         t0 = time.perf_counter()
         scale, mem = peak_memory(functools.partial(epoch, trainer, steps))
         seconds = (time.perf_counter() - t0) * scale
-        row[f"{model}-bcl-epoch"] = {
+        row[task] = {
             "seconds": seconds, "peak_mb": (mem or 0) / 2**20,
             "pairs_per_second": row["train_pairs"] / seconds,
             "note": "whole epoch" if scale == 1.0 else f"first {steps} steps, scaled x{scale:.1f}",
         }
+        print(name, task, row[task], flush=True)
         if model == "mf" and args.breakdown_steps:
-            row["breakdown"] = breakdown(trainer, args.breakdown_steps)
-            row["breakdown"]["sparse_adam_step"] = sparse_adam_step_seconds(
-                trainer, args.breakdown_steps)
-        print(name, model, row[f"{model}-bcl-epoch"], flush=True)
-        if model == "mf":
-            print(name, "breakdown", row.get("breakdown"), flush=True)
+            row[f"breakdown-{optimizer}"] = breakdown(trainer, args.breakdown_steps)
+            print(name, optimizer, "breakdown", row[f"breakdown-{optimizer}"], flush=True)
         del trainer
     exclude = (split.train + split.valid).tocsr()
     exclude.data[:] = 1.0
@@ -199,14 +176,15 @@ def run_size(name: str, args: argparse.Namespace) -> dict:
     return row
 
 
-def small_log_breakdown(steps: int) -> dict[str, float]:
+def small_log_breakdown(steps: int) -> dict[str, dict[str, float]]:
     from bcl_rec.data.load import load_split
 
     split = load_split(load_config(None, []).data, None)
-    trainer = make_trainer(split, "mf")
-    breakdown(trainer, 5)  # warm-up
-    out = breakdown(trainer, steps)
-    out["sparse_adam_step"] = sparse_adam_step_seconds(trainer, steps)
+    out = {}
+    for optimizer in ("adam", "sparse_adam"):
+        trainer = make_trainer(split, "mf", optimizer)
+        breakdown(trainer, 5)  # warm-up
+        out[optimizer] = breakdown(trainer, steps)
     return out
 
 
@@ -215,7 +193,15 @@ def exponent(sizes: list[float], seconds: list[float]) -> float:
     return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0])
 
 
-TASKS = ("prepare", "mf-bcl-epoch", "lightgcn-bcl-epoch", "eval-all-users")
+TASKS = ("prepare", "mf-bcl-epoch", "mf-bcl-sparse-adam-epoch", "lightgcn-bcl-epoch",
+         "eval-all-users")
+
+
+def timed_runs(args: argparse.Namespace) -> list[tuple[str, str, str, int | None]]:
+    """(task, model, train.optimizer, steps timed) of each timed epoch."""
+    return [("mf-bcl-epoch", "mf", "adam", args.mf_steps),
+            ("mf-bcl-sparse-adam-epoch", "mf", "sparse_adam", args.mf_steps),
+            ("lightgcn-bcl-epoch", "lightgcn", "adam", args.lightgcn_steps)]
 
 
 def plot(rows: list[dict], path: Path) -> None:

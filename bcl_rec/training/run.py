@@ -21,6 +21,7 @@ import torch
 from bcl_rec.config import RunConfig, dump_config
 from bcl_rec.data.load import load_split
 from bcl_rec.data.split import Split
+from bcl_rec.errors import check
 from bcl_rec.losses import build_loss
 from bcl_rec.models import Recommender, build_model
 from bcl_rec.training.device import resolve_device
@@ -50,6 +51,11 @@ def train_run(
         split = load_split(config.data, data_dir)
     device = resolve_device(config.train.device)
     dist_ctx, device = init_from_env(device)  # under torchrun: join the group, this rank's device
+    check(
+        not (dist_ctx.enabled and config.train.optimizer == "sparse_adam"),
+        "train.optimizer",
+        "sparse_adam runs in one process; use train.optimizer=adam under torchrun",
+    )
     train_cfg = config.train if dist_ctx.is_main else replace(config.train, progress=False)
     generator = torch.Generator(device="cpu").manual_seed(config.train.seed)
     model = build_model(config.model, split.train, generator=generator)

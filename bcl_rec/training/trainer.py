@@ -30,6 +30,7 @@ from bcl_rec.training.allocator import retain_freed_memory
 from bcl_rec.training.alpha import AlphaController
 from bcl_rec.training.config import TrainConfig
 from bcl_rec.training.distributed import DistContext, DistributedEmbeddings, mean_over_ranks
+from bcl_rec.training.optim import build_optimizer
 
 # uniforms drawn at once by Trainer.batches (16 MB of float64): ML-100K's epoch in one draw
 DRAWS_PER_CHUNK = 2**21
@@ -83,13 +84,7 @@ class Trainer:
         self.pair_users = torch.as_tensor(users, device=device)
         self.pair_items = torch.as_tensor(items, device=device)
         self.train_csr = TorchCSR(split.train, device)
-        # foreach: the same arithmetic as the per-tensor loop (bitwise), in fewer, larger kernels
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(),
-            lr=train_cfg.lr,
-            weight_decay=train_cfg.weight_decay,
-            foreach=True,
-        )
+        self.optimizer = build_optimizer(self.model, train_cfg)
         self.valid_evaluator = self.evaluator(split.valid, split.train)
         self.alpha = AlphaController(self.loss_fn, loss_cfg)
 

@@ -1,4 +1,4 @@
-"""``python -m bcl_rec``: the ``bcl-rec`` command line."""
+"""``python -m bcl_rec`` (and ``torchrun -m bcl_rec``): the ``bcl-rec`` command line."""
 
 import sys
 

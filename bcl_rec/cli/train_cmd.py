@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -62,13 +63,17 @@ def run_train(args: argparse.Namespace) -> int:
             return _resume(args)
         config = load_config(args.config, args.set)
         if args.out is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
+            # under torchrun every rank must name the same folder: torchrun's run id, not the time
+            stamp = os.environ.get("TORCHELASTIC_RUN_ID") or time.strftime("%Y%m%d-%H%M%S")
             name = f"{Path(str(config.data.name)).name}-{config.model.name}-{config.loss.name}"
-            args.out = _fresh(Path("runs") / f"{name}-{stamp}")
+            args.out = Path("runs") / f"{name}-{stamp}"
+            if _main_rank():
+                args.out = _fresh(args.out)
         folder = RunFolder(args.out)
         created = not folder.path.exists()
-        folder.prepare(overwrite=args.overwrite)
-        folder.write_text("config.yaml", dump_config(config), durable=True)
+        if _main_rank():  # under torchrun only rank 0 writes files
+            folder.prepare(overwrite=args.overwrite)
+            folder.write_text("config.yaml", dump_config(config), durable=True)
     except RunFolderError as err:
         return _error(str(err), 2)
     try:
@@ -81,6 +86,11 @@ def run_train(args: argparse.Namespace) -> int:
                 with contextlib.suppress(OSError):
                     folder.path.rmdir()
         raise
+
+
+def _main_rank() -> bool:
+    """False on the non-zero ranks of a torchrun launch (they train but write and print nothing)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _fresh(path: Path) -> Path:
@@ -113,10 +123,11 @@ def _resume(args: argparse.Namespace) -> int:
     checkpoint = folder.load_checkpoint()
     stored = checkpoint["config"] if checkpoint else load_config(config_file).to_dict()
     changed = check_resume_config(str(folder.path), stored, config.to_dict())
-    folder.probe()
-    folder.remove_temporaries()
-    if changed:
-        folder.write_text("config.yaml", dump_config(config), durable=True)
+    if _main_rank():
+        folder.probe()
+        folder.remove_temporaries()
+        if changed:
+            folder.write_text("config.yaml", dump_config(config), durable=True)
     if checkpoint is None:
         _say(f"{folder.path} has no checkpoint yet: starting from epoch 1")
     return _train_located(config, folder, args, config_file, checkpoint)
@@ -143,6 +154,7 @@ def _train(
     data_dir: Path | None,
     checkpoint: dict[str, Any] | None,
 ) -> int:
+    from bcl_rec.training.distributed import shutdown
     from bcl_rec.training.interrupt import RunInterrupted, stop_on_signals
     from bcl_rec.training.run import train_run, write_run
     from bcl_rec.training.run_folder import RunFolderError
@@ -173,6 +185,9 @@ def _train(
         finally:
             with contextlib.suppress(RunFolderError):
                 folder.close()
+            shutdown()  # under torchrun: leave the process group
+    if not _main_rank():
+        return 0
     fit, cfg = result.fit, config.train
     if fit.epochs_run < cfg.epochs:
         _say(
@@ -204,7 +219,8 @@ def _kept(folder: RunFolder) -> str:
 
 
 def _say(line: str) -> None:
-    print(f"bcl-rec: {line}", file=sys.stderr, flush=True)
+    if _main_rank():
+        print(f"bcl-rec: {line}", file=sys.stderr, flush=True)
 
 
 def _error(message: str, code: int) -> int:

@@ -148,8 +148,11 @@ def gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     as ``F.embedding``'s backward (both add the rows in index order), but 2-3x faster for the
     ``B x N`` negatives of a training batch, where ``F.embedding`` switches to a sort-based
     kernel. On CUDA ``F.embedding`` is kept: its backward is deterministic, ``index_add_``'s
-    atomics are not.
+    atomics are not. A table marked ``sparse_grad`` (see :mod:`bcl_rec.training.optim`) gets a
+    sparse gradient holding only the gathered rows.
     """
+    if getattr(table, "sparse_grad", False):  # a table stepped by a row-sparse optimiser
+        return F.embedding(index, table, sparse=True)
     if table.device.type == "cpu" and table.requires_grad:
         return _CPUGather.apply(table, index)
     return F.embedding(index, table)

@@ -26,6 +26,7 @@ class TrainConfig:
     checkpoint_every: int = 1  # epochs between checkpoints in the run folder; 0: none
     on_nonfinite: str = "stop"  # a non-finite loss or gradient: stop the run, or skip_step
     tensorboard: str | None = None  # folder for per-epoch TensorBoard scalars (optional extra)
+    optimizer: str = "adam"  # or "sparse_adam": MF only, updates only the batch's rows (lazy)
 
     def __post_init__(self) -> None:
         check_types(self, "train")
@@ -55,6 +56,16 @@ class TrainConfig:
             self.tensorboard is None or (isinstance(self.tensorboard, str) and self.tensorboard),
             "train.tensorboard",
             f"must be a folder path or null, got {self.tensorboard!r}",
+        )
+        _check(
+            self.optimizer in ("adam", "sparse_adam"),
+            "train.optimizer",
+            f"must be adam or sparse_adam, got {self.optimizer!r}",
+        )
+        _check(
+            self.optimizer != "sparse_adam" or self.weight_decay == 0,
+            "train.optimizer",
+            "sparse_adam has no weight decay: set train.weight_decay=0 or train.optimizer=adam",
         )
         _check(
             self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),

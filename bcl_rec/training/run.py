@@ -13,7 +13,7 @@ import io
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,12 @@ import torch
 from bcl_rec.config import RunConfig, check_against_data, dump_config
 from bcl_rec.data.load import load_split
 from bcl_rec.data.split import Split
+from bcl_rec.errors import check
 from bcl_rec.losses import build_loss
 from bcl_rec.models import Recommender, build_model
 from bcl_rec.reporting.tensorboard import epoch_logger
 from bcl_rec.training.device import resolve_device
+from bcl_rec.training.distributed import init_from_env, is_main_process
 from bcl_rec.training.interrupt import StopRequest
 from bcl_rec.training.run_folder import RunFolder
 from bcl_rec.training.trainer import FitResult, FitState, Trainer, median
@@ -67,23 +69,40 @@ def train_run(
     check_against_data(config, split.n_users, split.n_items, int(split.train.nnz))
     if log is not None:
         log(start_line(config, split, data_dir, folder))
+    dist_ctx, device = init_from_env(device)  # under torchrun: join the group, this rank's device
+    check(
+        not (dist_ctx.enabled and config.train.optimizer == "sparse_adam"),
+        "train.optimizer",
+        "sparse_adam runs in one process; use train.optimizer=adam under torchrun",
+    )
+    if log is not None and not dist_ctx.is_main:
+        log = None  # one start line, from rank 0
+    train_cfg = config.train if dist_ctx.is_main else replace(config.train, progress=False)
     generator = torch.Generator(device="cpu").manual_seed(config.train.seed)
     model = build_model(config.model, split.train, generator=generator)
     loss_fn = build_loss(config.loss, embedding_dim=config.model.dim)
+    check(
+        not (dist_ctx.enabled and any(True for _ in loss_fn.parameters())),
+        "loss.name",
+        f"{config.loss.name} has parameters of its own, which torchrun's DDP does not reduce; "
+        "train it in one process",
+    )
     sample_gen = (
         generator
         if device.type == "cpu"
         else torch.Generator(device=device).manual_seed(config.train.seed)
     )
     trainer = Trainer(
-        model, loss_fn, split, config.loss, config.train, config.eval, device, sample_gen
+        model, loss_fn, split, config.loss, train_cfg, config.eval, device, sample_gen, dist_ctx
     )
     state = None
     if checkpoint is not None:
         state = trainer.restore(checkpoint)
         if log is not None:
             log(resume_line(state))
-    recorder = None if folder is None else FolderRecorder(folder, trainer, config)
+    # under torchrun rank 0 records for everyone (every rank holds the same weights and streams)
+    recording = folder is not None and dist_ctx.is_main
+    recorder = FolderRecorder(folder, trainer, config) if recording else None
     with epoch_logger(config.train.tensorboard) as on_epoch:
         fit = trainer.fit(state, recorder, stop, on_epoch)
     test = trainer.test()
@@ -99,6 +118,7 @@ def train_run(
             "total": total,
         },
         "device": str(device),
+        "world_size": dist_ctx.world_size,
         "data": {
             "users": split.n_users,
             "items": split.n_items,
@@ -168,6 +188,8 @@ def write_run(result: RunResult, out: str | Path | RunFolder) -> Path:
     """Write the run folder's final files: config and history, ``model.pt``, then
     ``metrics.json`` last (it marks a complete run); any checkpoint is then removed."""
     folder = out if isinstance(out, RunFolder) else RunFolder(out)
+    if not is_main_process():  # under torchrun only rank 0 writes files
+        return folder.path
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.write_text("config.yaml", dump_config(result.config))
     folder.write_text("history.csv", _history_csv(result.fit.history))

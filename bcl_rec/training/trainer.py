@@ -30,10 +30,13 @@ from bcl_rec.losses import LossConfig, RecLoss
 from bcl_rec.losses.base import LossOutput, NonFiniteScoresError
 from bcl_rec.models.base import Recommender, gather, item_scores, pair_scores
 from bcl_rec.sparse import TorchCSR
+from bcl_rec.training import distributed
 from bcl_rec.training.allocator import retain_freed_memory
 from bcl_rec.training.alpha import AlphaController
 from bcl_rec.training.config import TrainConfig
+from bcl_rec.training.distributed import DistContext, DistributedEmbeddings, mean_over_ranks
 from bcl_rec.training.interrupt import RunInterrupted, StopRequest
+from bcl_rec.training.optim import build_optimizer
 
 # uniforms drawn at once by Trainer.batches (16 MB of float64): ML-100K's epoch in one draw
 DRAWS_PER_CHUNK = 2**21
@@ -144,10 +147,16 @@ class Trainer:
         eval_cfg: EvalConfig,
         device: torch.device,
         generator: torch.Generator,
+        dist: DistContext | None = None,
     ) -> None:
         if train_cfg.retain_memory:
             retain_freed_memory()
         self.model = model.to(device)
+        # data-parallel: this rank's rows of each batch (batches), DDP-reduced gradients (forward)
+        self.dist = dist if dist is not None else DistContext()
+        self.forward = self.model.scoring_embeddings
+        if self.dist.enabled:
+            self.forward = DistributedEmbeddings(self.model, device)
         self.loss_fn = loss_fn.to(device)
         self.split = split
         self.loss_cfg, self.train_cfg, self.eval_cfg = loss_cfg, train_cfg, eval_cfg
@@ -158,14 +167,8 @@ class Trainer:
         self.pair_users = torch.as_tensor(users, device=device)
         self.pair_items = torch.as_tensor(items, device=device)
         self.train_csr = TorchCSR(split.train, device)
-        # foreach: the same arithmetic as the per-tensor loop (bitwise), in fewer, larger kernels;
         # a loss with its own parameters (e.g. PCL's concentration heads) is optimised too
-        self.optimizer = torch.optim.Adam(
-            [*self.model.parameters(), *self.loss_fn.parameters()],
-            lr=train_cfg.lr,
-            weight_decay=train_cfg.weight_decay,
-            foreach=True,
-        )
+        self.optimizer = build_optimizer(self.model, train_cfg, self.loss_fn.parameters())
         self.valid_evaluator = self.evaluator(split.valid, split.train, split.valid_missing)
         self.alpha = AlphaController(self.loss_fn, loss_cfg)
         self._last_loss: torch.Tensor | None = None
@@ -185,18 +188,28 @@ class Trainer:
         if tensors and not bool(torch.stack([t.isfinite().all() for t in tensors]).all()):
             raise _SkipStep
 
-    def evaluator(self, heldout, exclude, missing=None) -> FullRankingEvaluator:
+    def evaluator(self, heldout, exclude, missing=None):
         """The evaluator of ``heldout`` against ``exclude``; ``missing`` counts per user the
-        held-out items outside the catalogue (misses, see :class:`FullRankingEvaluator`)."""
-        return FullRankingEvaluator(
-            heldout,
-            exclude,
-            topk=self.eval_cfg.topk,
-            users_per_batch=self.eval_cfg.users_per_batch,
-            max_memory_mb=self.eval_cfg.max_memory_mb,
-            device=self.device,
-            missing=missing,
-        )
+        held-out items outside the catalogue (misses, see :class:`FullRankingEvaluator`). Under
+        torchrun the users are sharded across ranks (rank 0 alone when there are misses)."""
+
+        def build(rows, missing=missing):
+            return FullRankingEvaluator(
+                rows,
+                exclude,
+                topk=self.eval_cfg.topk,
+                users_per_batch=self.eval_cfg.users_per_batch,
+                max_memory_mb=self.eval_cfg.max_memory_mb,
+                device=self.device,
+                missing=missing,
+            )
+
+        if self.dist.enabled:
+            no_misses = missing is None or not np.any(missing)
+            return distributed.evaluator(
+                build, heldout, self.dist, sharded=distributed.SHARD_EVALUATION and no_misses
+            )
+        return build(heldout)
 
     def train_epoch(
         self,
@@ -258,7 +271,10 @@ class Trainer:
                     progress, progress.steps, "every step had a non-finite loss or gradient", seen
                 )
             return {"loss": 0.0}
-        means = (progress.sums / (progress.steps - progress.skipped)).tolist()
+        sums = progress.sums
+        if self.dist.enabled:
+            sums = mean_over_ranks(sums)
+        means = (sums / (progress.steps - progress.skipped)).tolist()
         if not math.isfinite(means[0]):
             finite = [bool(v.isfinite().all()) for _, v in seen]
             bad = finite.index(False) if False in finite else len(seen) - 1
@@ -319,18 +335,14 @@ class Trainer:
                 parts.append((lo + full * bs, 1, hi - lo - full * bs))
             for start, count, size in parts:
                 idx = order[start : start + count * size]
-                users, pos_items = self.pair_users[idx], self.pair_items[idx]
                 uniform = self.sampler.uniform((count, size * width), self.generator)
-                neg_items = self.sampler.unlabeled_at(
-                    users, uniform[:, : size * n_neg].reshape(count * size, n_neg)
-                )
-                extra_items = (
-                    self.sampler.positives_at(
-                        users, uniform[:, size * n_neg :].reshape(count * size, n_extra)
-                    )
-                    if n_extra > 0
-                    else None
-                )
+                u_neg = uniform[:, : size * n_neg].reshape(count * size, n_neg)
+                u_extra = uniform[:, size * n_neg :].reshape(count * size, n_extra)
+                if self.dist.enabled:  # every rank drew the global chunk: keep this rank's rows
+                    idx, u_neg, u_extra, size = self.rank_rows(idx, u_neg, u_extra, count, size)
+                users, pos_items = self.pair_users[idx], self.pair_items[idx]
+                neg_items = self.sampler.unlabeled_at(users, u_neg)
+                extra_items = self.sampler.positives_at(users, u_extra) if n_extra > 0 else None
                 for k in range(0, count * size, size):
                     yield (
                         users[k : k + size],
@@ -338,6 +350,21 @@ class Trainer:
                         neg_items[k : k + size],
                         None if extra_items is None else extra_items[k : k + size],
                     )
+
+    def rank_rows(
+        self, idx: torch.Tensor, u_neg: torch.Tensor, u_extra: torch.Tensor, count: int, size: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """This rank's rows of ``count`` global batches of ``size`` rows (pair indices and their
+        uniform draws), its batch size, and its gradient share set on the DDP hook."""
+        rows, share = self.dist.batch_rows(size)
+        self.forward.set_share(share)
+        local = rows.stop - rows.start
+
+        def pick(x: torch.Tensor) -> torch.Tensor:
+            rest = x.shape[1:]
+            return x.reshape(count, size, *rest)[:, rows].reshape(count * local, *rest)
+
+        return pick(idx), pick(u_neg), pick(u_extra), local
 
     def step(self, users: torch.Tensor, pos_items: torch.Tensor):
         """One optimisation step on a batch of (user, positive) pairs."""
@@ -365,7 +392,7 @@ class Trainer:
     ):
         """Score, loss, backward and optimiser step for given items (the model's propagation,
         for LightGCN, and the cosine normalisation run once here, on the whole tables)."""
-        user_emb, item_emb = self.model.scoring_embeddings()
+        user_emb, item_emb = self.forward()
         u = gather(user_emb, users)
         pos = pair_scores(u, gather(item_emb, pos_items))
         neg = item_scores(u, item_emb, neg_items)

@@ -1,0 +1,261 @@
+"""How bcl-rec's costs grow with the log: seeded power-law logs of 1M, 5M and 25M interactions.
+
+    python benchmarks/scale.py [--sizes 1M,5M,25M] [--threads N] [--lightgcn-steps S]
+        [--mf-steps S] [--breakdown-steps S] [--json FILE] [--plot FILE]
+
+For each size, a seeded synthetic log (``synthetic_log``: user activity and item popularity
+both power-law, catalogue sizes of ``SIZES``; 25M is MovieLens-25M's 162K users x 59K items) is
+split leave-one-out, then timed with the peak extra memory of each call (``peak_memory``: the
+rise of the resident set's high-water mark):
+
+- ``prepare``: raw log -> :class:`Interactions` -> leave-one-out :class:`Split`;
+- ``mf-bcl-epoch`` / ``lightgcn-bcl-epoch``: :meth:`Trainer.train_epoch` (B = 1024, N = 10,
+  dim 64, Adam); ``mf-bcl-sparse-adam-epoch``: the same MF epoch with
+  ``train.optimizer=sparse_adam``; ``--mf-steps``/``--lightgcn-steps`` time only the first S
+  steps of the epoch and scale to the whole epoch (the row says so);
+- ``eval-all-users``: the test evaluation of every user (train + valid excluded), with
+  ``eval.max_memory_mb``'s default budget;
+- ``breakdown-adam`` / ``breakdown-sparse_adam``: S steps of the MF + BCL step cut into
+  sampling, forward + backward, and the optimiser step, on this log and on MovieLens-100K, to
+  show where pairs per second go.
+
+The log-log plot of seconds against interactions and the growth exponent (least-squares slope
+of log seconds on log interactions) come from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bcl_rec.config import load_config
+from bcl_rec.data.interactions import Interactions
+from bcl_rec.data.split import Split, leave_one_out
+from bcl_rec.evaluation.memory import peak_memory
+from bcl_rec.evaluation.ranking import FullRankingEvaluator
+from bcl_rec.losses import build_loss
+from bcl_rec.models import build_model
+from bcl_rec.models.base import gather, pair_scores
+from bcl_rec.training.trainer import Trainer
+
+# interactions -> (users, items): 5M as the throughput case of the docs, 25M as MovieLens-25M
+SIZES = {"1M": (1_000_000, 40_000, 15_000), "5M": (5_000_000, 100_000, 30_000),
+         "25M": (25_000_000, 162_000, 59_000)}
+USER_EXPONENT, ITEM_EXPONENT = 1.0, 0.9  # Zipf exponents of user activity and item popularity
+
+
+def synthetic_log(n: int, n_users: int, n_items: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` distinct (user, item, timestamp) rows: user u drawn with weight (u+1)^-a and item
+    i with weight (i+1)^-b (ids shuffled), duplicates dropped, every user given 3 items first."""
+    rng = np.random.default_rng(seed)
+    user_w = np.arange(1, n_users + 1, dtype=np.float64) ** -USER_EXPONENT
+    item_w = np.arange(1, n_items + 1, dtype=np.float64) ** -ITEM_EXPONENT
+    user_perm, item_perm = rng.permutation(n_users), rng.permutation(n_items)
+    keys = np.empty(0, dtype=np.int64)
+    base = np.repeat(np.arange(n_users, dtype=np.int64), 3)  # at least 3 draws per user
+    while len(keys) < n:
+        draw = int((n - len(keys)) * 1.2) + 1000
+        users = np.concatenate([base, rng.choice(n_users, draw, p=user_w / user_w.sum())])
+        items = rng.choice(n_items, len(users), p=item_w / item_w.sum())
+        keys = np.unique(np.concatenate([keys, users * n_items + items]))
+        base = base[:0]
+    keys = rng.permutation(keys)[:n]
+    return pd.DataFrame({
+        "user": user_perm[keys // n_items],
+        "item": item_perm[keys % n_items],
+        "timestamp": rng.permutation(n).astype(np.int64),
+    })
+
+
+def prepare(raw: pd.DataFrame) -> Split:
+    return leave_one_out(Interactions.from_raw(raw, source="synthetic"))
+
+
+def make_trainer(split: Split, model: str, optimizer: str = "adam") -> Trainer:
+    cfg = load_config(None, [f"model.name={model}", "loss.name=bcl", "loss.num_negatives=10",
+                             f"train.optimizer={optimizer}",
+                             "train.batch_size=1024", "model.dim=64", "train.progress=false",
+                             "train.device=cpu"])
+    gen = torch.Generator().manual_seed(cfg.train.seed)
+    net = build_model(cfg.model, split.train, generator=gen)
+    return Trainer(net, build_loss(cfg.loss), split, cfg.loss, cfg.train, cfg.eval,
+                   torch.device("cpu"), gen)
+
+
+def epoch(trainer: Trainer, steps: int | None) -> float:
+    """Seconds of the first ``steps`` steps of an epoch (all when None), and the scale factor."""
+    n_pairs = trainer.pair_users.shape[0]
+    total = math.ceil(n_pairs / trainer.train_cfg.batch_size)
+    if steps is None or steps >= total:
+        trainer.train_epoch()
+        return 1.0
+    order = torch.randperm(n_pairs, generator=trainer.generator)[: steps * 1024]
+    trainer.model.train()
+    for batch in trainer.batches(order):
+        trainer.update(*batch)
+    return total / steps
+
+
+def breakdown(trainer: Trainer, steps: int) -> dict[str, float]:
+    """Seconds per step of sampling, forward + backward, and the optimiser step (MF + BCL)."""
+    n_pairs = trainer.pair_users.shape[0]
+    order = torch.randperm(n_pairs, generator=trainer.generator)[: steps * 1024]
+    parts = {"sample": 0.0, "forward_backward": 0.0, "optimizer": 0.0}
+    batches = trainer.batches(order)
+    while True:
+        t0 = time.perf_counter()
+        batch = next(batches, None)
+        t1 = time.perf_counter()
+        if batch is None:
+            break
+        users, pos_items, neg_items, _ = batch
+        user_emb, item_emb = trainer.model.embeddings()
+        u = gather(user_emb, users)
+        out = trainer.loss_fn(pair_scores(u, gather(item_emb, pos_items)),
+                              pair_scores(u, gather(item_emb, neg_items)), None, None)
+        trainer.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        t2 = time.perf_counter()
+        trainer.optimizer.step()
+        t3 = time.perf_counter()
+        parts["sample"] += t1 - t0
+        parts["forward_backward"] += t2 - t1
+        parts["optimizer"] += t3 - t2
+    n = max(1, math.ceil(len(order) / 1024))
+    return {k: v / n for k, v in parts.items()}
+
+
+def run_size(name: str, args: argparse.Namespace) -> dict:
+    n, n_users, n_items = SIZES[name]
+    raw = synthetic_log(n, n_users, n_items, seed=0)
+    t0 = time.perf_counter()
+    split, mem = peak_memory(functools.partial(prepare, raw))
+    row: dict = {"size": name, "interactions": n, "users": split.n_users, "items": split.n_items,
+                 "train_pairs": int(split.train.nnz), "threads": torch.get_num_threads()}
+    row["prepare"] = {"seconds": time.perf_counter() - t0, "peak_mb": (mem or 0) / 2**20}
+    del raw
+    print(name, row, flush=True)
+    for task, model, optimizer, steps in timed_runs(args):
+        trainer = make_trainer(split, model, optimizer)
+        t0 = time.perf_counter()
+        scale, mem = peak_memory(functools.partial(epoch, trainer, steps))
+        seconds = (time.perf_counter() - t0) * scale
+        row[task] = {
+            "seconds": seconds, "peak_mb": (mem or 0) / 2**20,
+            "pairs_per_second": row["train_pairs"] / seconds,
+            "note": "whole epoch" if scale == 1.0 else f"first {steps} steps, scaled x{scale:.1f}",
+        }
+        print(name, task, row[task], flush=True)
+        if model == "mf" and args.breakdown_steps:
+            row[f"breakdown-{optimizer}"] = breakdown(trainer, args.breakdown_steps)
+            print(name, optimizer, "breakdown", row[f"breakdown-{optimizer}"], flush=True)
+        del trainer
+    exclude = (split.train + split.valid).tocsr()
+    exclude.data[:] = 1.0
+    budget = load_config(None, []).eval.max_memory_mb
+    evaluator = FullRankingEvaluator(split.test, exclude, max_memory_mb=budget)
+    gen = torch.Generator().manual_seed(0)
+    user_emb = torch.randn(split.n_users, 64, generator=gen) * 0.1
+    item_emb = torch.randn(split.n_items, 64, generator=gen) * 0.1
+    t0 = time.perf_counter()
+    _, mem = peak_memory(lambda: evaluator.evaluate(user_emb, item_emb))
+    row["eval-all-users"] = {"seconds": time.perf_counter() - t0, "peak_mb": (mem or 0) / 2**20,
+                             "users": len(evaluator.users), "budget_mb": budget,
+                             "workspace_mb": evaluator.workspace_bytes / 2**20}
+    print(name, "eval", row["eval-all-users"], flush=True)
+    return row
+
+
+def small_log_breakdown(steps: int) -> dict[str, dict[str, float]]:
+    from bcl_rec.data.load import load_split
+
+    split = load_split(load_config(None, []).data, None)
+    out = {}
+    for optimizer in ("adam", "sparse_adam"):
+        trainer = make_trainer(split, "mf", optimizer)
+        breakdown(trainer, 5)  # warm-up
+        out[optimizer] = breakdown(trainer, steps)
+    return out
+
+
+def exponent(sizes: list[float], seconds: list[float]) -> float:
+    """Least-squares slope of log seconds on log size."""
+    return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0])
+
+
+TASKS = ("prepare", "mf-bcl-epoch", "mf-bcl-sparse-adam-epoch", "lightgcn-bcl-epoch",
+         "eval-all-users")
+
+
+def timed_runs(args: argparse.Namespace) -> list[tuple[str, str, str, int | None]]:
+    """(task, model, train.optimizer, steps timed) of each timed epoch."""
+    return [("mf-bcl-epoch", "mf", "adam", args.mf_steps),
+            ("mf-bcl-sparse-adam-epoch", "mf", "sparse_adam", args.mf_steps),
+            ("lightgcn-bcl-epoch", "lightgcn", "adam", args.lightgcn_steps)]
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = [r["interactions"] for r in rows]
+    for task in TASKS:
+        secs = [r[task]["seconds"] for r in rows]
+        label = task if len(rows) < 2 else f"{task} (slope {exponent(sizes, secs):.2f})"
+        ax.loglog(sizes, secs, "o-", label=label)
+    ax.set_xlabel("interactions")
+    ax.set_ylabel("seconds")
+    ax.set_title(f"bcl-rec on synthetic power-law logs ({rows[0]['threads']} thread(s))")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1M,5M", help="comma list of 1M, 5M, 25M")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--mf-steps", type=int, default=None, help="default: whole epochs")
+    parser.add_argument("--lightgcn-steps", type=int, default=20)
+    parser.add_argument("--breakdown-steps", type=int, default=300)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--plot", type=Path, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    sizes = args.sizes.split(",")
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        parser.error(f"--sizes: unknown {unknown}; choose from {list(SIZES)}")
+    result = {"threads": args.threads, "cpu_count": os.cpu_count(), "torch": torch.__version__}
+    if args.breakdown_steps:
+        result["ml-100k-breakdown"] = small_log_breakdown(args.breakdown_steps)
+        print("ml-100k breakdown", result["ml-100k-breakdown"], flush=True)
+    rows = [run_size(s, args) for s in sizes]
+    result["rows"] = rows
+    if len(rows) >= 2:
+        ns = [r["interactions"] for r in rows]
+        result["exponents"] = {t: exponent(ns, [r[t]["seconds"] for r in rows]) for t in TASKS}
+        print("exponents", result["exponents"])
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    if args.plot:
+        plot(rows, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""train.optimizer: dense Adam by default; row-sparse (lazy) Adam for MF moves only batch rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bcl_rec.config import ConfigError, load_config
+from bcl_rec.data.interactions import Interactions
+from bcl_rec.data.split import leave_one_out
+from bcl_rec.models.base import gather, pair_scores
+from bcl_rec.models.mf import MF
+from bcl_rec.training.optim import build_optimizer
+from bcl_rec.training.run import train_run
+
+
+def _step(model, optimizer, users, items):
+    user_emb, item_emb = model.embeddings()
+    loss = -pair_scores(gather(user_emb, users), gather(item_emb, items)).sigmoid().log().mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def test_sparse_adam_moves_only_batch_rows_and_matches_adam_on_first_touch():
+    dense = MF(10, 8, 4, generator=torch.Generator().manual_seed(0))
+    lazy = MF(10, 8, 4, generator=torch.Generator().manual_seed(0))
+    opt_dense = build_optimizer(dense, load_config(None, ["train.lr=0.1"]).train)
+    opt_lazy = build_optimizer(lazy, load_config(None, ["train.optimizer=sparse_adam",
+                                                        "train.lr=0.1"]).train)
+    assert isinstance(opt_lazy, torch.optim.SparseAdam)
+    start = lazy.user_embedding.detach().clone()
+    _step(dense, opt_dense, torch.tensor([0, 1, 1]), torch.tensor([2, 3, 4]))
+    _step(lazy, opt_lazy, torch.tensor([0, 1, 1]), torch.tensor([2, 3, 4]))
+    assert lazy.user_embedding.grad.is_sparse
+    # step 1: Adam's untouched rows have zero moments, so both optimisers agree everywhere
+    torch.testing.assert_close(lazy.user_embedding, dense.user_embedding)
+    torch.testing.assert_close(lazy.item_embedding, dense.item_embedding)
+    assert torch.equal(lazy.user_embedding[2:], start[2:])
+    # step 2 on other rows: dense Adam still moves users 0 and 1 by their moments, lazy does not
+    after_one = lazy.user_embedding.detach().clone()
+    _step(dense, opt_dense, torch.tensor([5]), torch.tensor([6]))
+    _step(lazy, opt_lazy, torch.tensor([5]), torch.tensor([6]))
+    assert torch.equal(lazy.user_embedding[:2], after_one[:2])
+    assert not torch.allclose(dense.user_embedding[:2], after_one[:2])
+    assert not torch.equal(lazy.user_embedding[5], after_one[5])
+
+
+def _split():
+    rng = np.random.default_rng(0)
+    rows = [(u, int(i), t) for u in range(60)
+            for t, i in enumerate(rng.choice(np.arange(u % 4 * 10, u % 4 * 10 + 10), 8,
+                                             replace=False))]
+    return leave_one_out(Interactions.from_raw(pd.DataFrame(rows, columns=["user", "item",
+                                                                           "timestamp"])))
+
+
+def test_sparse_adam_trains_mf_and_is_rejected_for_lightgcn():
+    sets = ["train.epochs=15", "train.batch_size=64", "train.lr=0.02", "train.progress=false",
+            "model.dim=8", "loss.num_negatives=4", "train.device=cpu",
+            "train.optimizer=sparse_adam", "loss.name=bpr"]
+    result = train_run(load_config(None, sets), split=_split())
+    assert result.metrics["test"]["recall@10"] > 0.6  # random: about 0.3
+    with pytest.raises(ConfigError) as err:
+        train_run(load_config(None, [*sets, "model.name=lightgcn"]), split=_split())
+    assert str(err.value) == ("train.optimizer: sparse_adam needs model.name=mf "
+                              "(LightGCN's propagation gives every row a gradient)")

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from bcl_rec.data.sampler import UnlabeledSampler
 from bcl_rec.data.split import Split
 from bcl_rec.evaluation.config import EvalConfig
 from bcl_rec.evaluation.ranking import FullRankingEvaluator
@@ -34,6 +33,7 @@ from bcl_rec.training.allocator import retain_freed_memory
 from bcl_rec.training.alpha import AlphaController
 from bcl_rec.training.config import TrainConfig
 from bcl_rec.training.interrupt import RunInterrupted, StopRequest
+from bcl_rec.training.sampler import UnlabeledSampler
 
 # uniforms drawn at once by Trainer.batches (16 MB of float64): ML-100K's epoch in one draw
 DRAWS_PER_CHUNK = 2**21

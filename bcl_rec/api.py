@@ -135,6 +135,8 @@ class Recommender:
                 config, train=dataclasses.replace(config.train, patience=config.train.epochs)
             )
         result = train_run(config, split=dataset.split)
+        if dataset.split.test.nnz == 0:  # a plain matrix: no test split to report on
+            result.metrics["test"] = {}
         self.config, self._result = config, result
         device = torch.device(result.metrics["device"])
         self._run = SavedRun(None, config, dataset.split, result.model.eval(), device)  # type: ignore[arg-type]
@@ -148,12 +150,23 @@ class Recommender:
     # --- using a trained model --------------------------------------------------------------
 
     def evaluate(
-        self, data: Dataset | None = None, split: str = "test", k: Iterable[int] | None = None
+        self,
+        data: Dataset | sp.spmatrix | None = None,
+        split: str = "test",
+        k: Iterable[int] | None = None,
     ) -> dict[str, float]:
         """Full-ranking metrics (recall, ndcg, mrr @k, auc) on the test (or valid) split, with
-        the evaluator training and ``bcl-rec evaluate`` use; seen items are excluded."""
+        the evaluator training and ``bcl-rec evaluate`` use; seen items are excluded.
+
+        ``data`` is the dataset fitted on (default: that of :meth:`fit` or :meth:`load`) or a
+        held-out user x item matrix, ranked against the train and validation items.
+        """
         run = self._fitted()
-        if data is not None:
+        if data is not None and sp.issparse(data):
+            held = _binary(data)
+            run = dataclasses.replace(run, split=dataclasses.replace(run.split, test=held))
+            split = "test"
+        elif data is not None:
             run = dataclasses.replace(run, split=_as_dataset(data, None).split)
         evaluator = run.evaluator(split, tuple(k) if k is not None else None)
         return evaluator.evaluate(*run.embeddings())

@@ -82,3 +82,20 @@ def test_fit_recommend_save_load_on_a_frame(tmp_path) -> None:
     again = bcl_rec.Recommender.load(tmp_path / "run", data=data)
     assert again.evaluate(k=[10]) == metrics
     np.testing.assert_array_equal(again.recommend(["u0", "u5"], k=3)[0], items)
+
+
+def test_fit_and_evaluate_on_plain_matrices() -> None:
+    from tests.test_training import synthetic_split
+
+    split = synthetic_split()
+    model = bcl_rec.Recommender(dim=8, epochs=15, lr=0.02, batch_size=64, num_negatives=4,
+                                progress=False, device="cpu")
+    model.fit(split.train, valid=split.valid)
+    assert model.metrics["test"] == {}  # no test matrix given to fit
+    from_matrix = model.evaluate(split.test, k=[10])
+    assert from_matrix["recall@10"] > 0.6
+    # the same numbers as the Split path: held out against train + valid
+    reference = model.evaluate(bcl_rec.Dataset(split), k=[10])
+    assert from_matrix == reference
+    items, _ = model.recommend([0, 5], k=3)  # ids are row / column numbers
+    assert items.shape == (2, 3) and items.dtype.kind == "i"

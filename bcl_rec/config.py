@@ -160,17 +160,38 @@ def build_config(raw: dict[str, Any] | None) -> RunConfig:
     return RunConfig(**built)
 
 
+def split_override(item: str) -> tuple[list[str], str]:
+    """``key.sub=value`` -> (``["key", "sub"]``, ``"value"``): the ``--set`` syntax of every
+    command (``train``, ``sweep`` and ``recbole``); ``ConfigError`` on a malformed item."""
+    key, sep, text = item.partition("=")
+    path = [part.strip() for part in key.split(".")]
+    if not sep or not all(path):
+        raise ConfigError(f"--set expects key=value or key.sub=value, got {item!r}")
+    return path, text
+
+
+def parse_value(text: str, source: str = "--set") -> Any:
+    """A ``--set`` value: YAML 1.2 (``1e-3`` is a number); ``''`` is None, and text of only
+    spaces or tabs (a separator) is kept as it is."""
+    if not text:
+        return None
+    return load_yaml(text, source) if text.strip() else text
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``section.key=value`` overrides (values parsed as YAML 1.2) to a nested dict copy."""
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     for item in overrides:
-        key, sep, value = item.partition("=")
-        section, dot, name = key.strip().partition(".")
-        if not sep or not dot or not name:
+        try:
+            path, value = split_override(item)
+        except ConfigError:
+            path, value = [], ""
+        if len(path) != 2:
             raise ConfigError(f"--set expects section.key=value, got {item!r}")
+        section, name = path
         if section not in _SECTION_TYPES:
             raise ConfigError(
-                f"--set {key.strip()}: unknown section {section!r}"
+                f"--set {section}.{name}: unknown section {section!r}"
                 f"{did_you_mean(section, _SECTION_TYPES)}; valid sections: "
                 + ", ".join(_SECTION_TYPES),
                 key=section,
@@ -202,7 +223,7 @@ def parse_override(cls: type | None, name: str, text: str, source: str = "--set"
         if stripped[:1] in ("'", '"') and stripped[-1:] == stripped[:1] and len(stripped) > 1:
             return load_yaml(stripped, source)
         return stripped or text
-    return load_yaml(text, source) if text.strip() else None
+    return parse_value(text, source) if text.strip() else None
 
 
 def _text_only(cls: type, name: str) -> bool:

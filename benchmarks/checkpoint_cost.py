@@ -31,8 +31,8 @@ import torch
 from bcl_rec.config import RunConfig, dump_config, load_config
 from bcl_rec.data.load import load_split
 from bcl_rec.data.split import Split
+from bcl_rec.run_folder import RunFolder
 from bcl_rec.training.run import FolderRecorder, train_run
-from bcl_rec.training.run_folder import RunFolder
 from bcl_rec.training.trainer import FitState
 
 ROOT = Path(__file__).resolve().parents[1]

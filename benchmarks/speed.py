@@ -59,14 +59,16 @@ from reference_sampler import ReferencePairs, reference_epoch, reference_loader 
 
 from bcl_rec.config import load_config  # noqa: E402
 from bcl_rec.data.load import load_split  # noqa: E402
-from bcl_rec.data.sampler import UnlabeledSampler  # noqa: E402
-from bcl_rec.data.split import Split  # noqa: E402
+from bcl_rec.data.split import (
+    Split,  # noqa: E402
+    seen_matrix,  # noqa: E402
+)
 from bcl_rec.evaluation.memory import peak_memory  # noqa: E402
 from bcl_rec.evaluation.ranking import FullRankingEvaluator  # noqa: E402
-from bcl_rec.evaluation.saved_run import seen_matrix  # noqa: E402
 from bcl_rec.losses import build_loss  # noqa: E402
 from bcl_rec.models import build_model  # noqa: E402
 from bcl_rec.models.base import gather, pair_scores  # noqa: E402
+from bcl_rec.training.sampler import UnlabeledSampler  # noqa: E402
 from bcl_rec.training.trainer import Trainer  # noqa: E402
 
 JSON_TASKS = ("sample", "train-epoch-mf-bcl", "train-epoch-lightgcn-bcl", "eval-all-users")

@@ -153,7 +153,7 @@ def test_checkpoint_content(log_csv, tmp_path, monkeypatch):
 def test_checkpoint_every_zero_writes_none(log_csv, tmp_path, monkeypatch):
     config = write_config(tmp_path / "c.yaml", log_csv, {"train": {"checkpoint_every": 0}})
     written = []
-    monkeypatch.setattr("bcl_rec.training.run_folder.RunFolder.write_checkpoint",
+    monkeypatch.setattr("bcl_rec.run_folder.RunFolder.write_checkpoint",
                         lambda self, c: written.append(c["epoch"]))
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
     assert written == []

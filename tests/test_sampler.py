@@ -9,8 +9,8 @@ import torch
 from scipy import stats
 
 from bcl_rec.data.errors import DataError
-from bcl_rec.data.sampler import UnlabeledSampler
 from bcl_rec.data.split import to_csr
+from bcl_rec.training.sampler import UnlabeledSampler
 
 
 def random_csr(n_users, n_items, density, seed):

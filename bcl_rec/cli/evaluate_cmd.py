@@ -33,7 +33,7 @@ def add_evaluate_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Print the metrics (a table, or JSON with ``--json``)."""
-    from bcl_rec.evaluation.saved_run import load_run
+    from bcl_rec.run_folder import load_run
     from bcl_rec.training.device import resolve_device
 
     if args.topk is not None and min(args.topk) < 1:

@@ -32,8 +32,9 @@ def run_recommend(args: argparse.Namespace) -> int:
     """Print the user's top-K (a table, or JSON with ``--json``)."""
     import torch
 
-    from bcl_rec.evaluation.saved_run import load_run, seen_matrix
+    from bcl_rec.data.split import seen_matrix
     from bcl_rec.evaluation.topk import top_items
+    from bcl_rec.run_folder import load_run
     from bcl_rec.training.device import resolve_device
 
     if args.k < 1:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bcl_rec.config import ConfigError, RunConfig, config_location, dump_config, load_config
 
 if TYPE_CHECKING:
-    from bcl_rec.training.run_folder import RunFolder
+    from bcl_rec.run_folder import RunFolder
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +54,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from bcl_rec.training.run_folder import RunFolder, RunFolderError
+    from bcl_rec.run_folder import RunFolder, RunFolderError
 
     if args.tensorboard is not None:
         args.set = [*args.set, f"train.tensorboard={json.dumps(str(args.tensorboard))}"]
@@ -103,8 +103,8 @@ def _fresh(path: Path) -> Path:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from bcl_rec.run_folder import RunFolder
     from bcl_rec.training.resume import check_resume_config
-    from bcl_rec.training.run_folder import RunFolder
 
     if args.config is not None or args.out is not None or args.overwrite:
         return _error(
@@ -154,10 +154,10 @@ def _train(
     data_dir: Path | None,
     checkpoint: dict[str, Any] | None,
 ) -> int:
+    from bcl_rec.run_folder import RunFolderError
     from bcl_rec.training.distributed import shutdown
     from bcl_rec.training.interrupt import RunInterrupted, stop_on_signals
     from bcl_rec.training.run import train_run, write_run
-    from bcl_rec.training.run_folder import RunFolderError
     from bcl_rec.training.trainer import TrainingDiverged
 
     with stop_on_signals() as stop:
@@ -203,7 +203,7 @@ def _train(
 
 def _kept(folder: RunFolder) -> str:
     """What a failed run leaves behind, for the error line."""
-    from bcl_rec.training.run_folder import RunFolderError
+    from bcl_rec.run_folder import RunFolderError
 
     try:
         checkpoint = folder.load_checkpoint()

@@ -15,11 +15,14 @@ import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from bcl_rec.data.errors import DataError
-from bcl_rec.data.registry import DatasetInfo
+
+if TYPE_CHECKING:  # the registry imports this module when a dataset must be fetched
+    from bcl_rec.data.registry import DatasetInfo
 
 Fetch = Callable[[str, Path], None]
 

@@ -1,4 +1,4 @@
-"""The dataset registry (``datasets/*.yaml``) and where a dataset's files are found on disk.
+"""The dataset registry (``bcl_rec/datasets/*.yaml``) and where a dataset's files are found on disk.
 
 Lookup order for a registered name: ``--data-dir`` (the dataset folder itself, or a folder that
 contains it), then ``$BCL_REC_DATA/<folder>``, then the per-user cache

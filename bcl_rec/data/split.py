@@ -70,6 +70,13 @@ class Split:
         return users, self.train.indices.astype(np.int64)
 
 
+def seen_matrix(split: Split) -> sp.csr_matrix:
+    """Binary train + validation interactions: what a user has been seen with before test."""
+    seen = (split.train + split.valid).tocsr()
+    seen.data[:] = 1.0
+    return seen
+
+
 def to_csr(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> sp.csr_matrix:
     """A binary CSR matrix with sorted indices from (user, item) pairs; duplicates collapse."""
     data = np.ones(len(users), dtype=np.float32)

@@ -12,7 +12,7 @@ from .bcl import BCLLoss, BCLNCELoss
 from .bcl_weights import bcl_weights, ecdf, g_cdf, g_inverse, g_pdf, weights_from_t
 from .bpr import BPRLoss
 from .bsl import BSLLoss
-from .config import LOSS_NAMES, LossConfig
+from .config import LossConfig
 from .debiased import DCLLoss, HCLLoss
 from .dpl import DPLLoss
 from .factory import build_loss, loss_kwargs
@@ -22,6 +22,10 @@ from .kmeans import spherical_kmeans
 from .pcl import PCLLoss
 from .psl import PSLLoss
 from .softmax import SampledSoftmaxLoss
+
+#: The built-in loss names, in registration order: the registry as the package ships it.
+#: ``loss.name`` accepts every name in :data:`LOSSES`, which :func:`register` extends.
+LOSS_NAMES: tuple[str, ...] = tuple(LOSSES)
 
 __all__ = [
     "BCLLoss",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -210,13 +210,22 @@ def _shape(x: object) -> str:
 
 LOSSES: dict[str, type[RecLoss]] = {}
 
+#: ``name -> kwargs(cfg)``: how a loss registered with ``register(name, kwargs=...)`` reads the
+#: ``loss:`` section (a :class:`~bcl_rec.losses.config.LossConfig`) into constructor kwargs.
+CONFIG_MAPPINGS: dict[str, Callable[[Any], dict[str, Any]]] = {}
+
 _L = TypeVar("_L", bound=type[RecLoss])
 
 
-def register(name: str) -> Callable[[_L], _L]:
+def register(
+    name: str, kwargs: Callable[[Any], dict[str, Any]] | None = None
+) -> Callable[[_L], _L]:
     """Class decorator adding a loss to :data:`LOSSES` under ``name`` (sets ``cls.name``).
 
-    Raises ``ValueError`` if ``name`` is already taken, so two losses can never shadow each other.
+    ``name`` becomes a valid ``loss.name`` in configs. ``kwargs`` maps the validated ``loss:``
+    section to the constructor's keyword arguments (e.g. ``lambda c: {"temperature":
+    c.temperature}``); without it the loss is built with its defaults. Raises ``ValueError`` if
+    ``name`` is already taken, so two losses can never shadow each other.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"loss name must be a non-empty string, got {name!r}")
@@ -228,6 +237,8 @@ def register(name: str) -> Callable[[_L], _L]:
             )
         cls.name = name
         LOSSES[name] = cls
+        if kwargs is not None:
+            CONFIG_MAPPINGS[name] = kwargs
         return cls
 
     return decorator

@@ -19,14 +19,11 @@ from ._checks import (
     check_tau_plus,
 )
 from .alpha import check_alpha_setting, is_adaptive
+from .base import LOSSES
 from .psl import PSL_ACTIVATIONS
 from .weighting import WEIGHTS
 
-__all__ = ["LOSS_NAMES", "LossConfig"]
-
-LOSS_NAMES = (
-    "bpr", "bcl", "bcl-nce", "dpl", "dcl", "hcl", "ssm", "bsl", "psl", "ifnd", "pcl", "hscl",
-)
+__all__ = ["LossConfig"]
 
 #: Losses that take ``weights: bcl`` (BCL's omega on their log-sum-exp term).
 WEIGHTED_LSE_LOSSES = ("bsl", "psl")
@@ -117,7 +114,7 @@ class LossConfig:
             object.__setattr__(self, field, value)
 
         check_types(self, "loss")  # every field's type, from the annotations above
-        check_choice(self.name, "loss.name", LOSS_NAMES)
+        check_choice(self.name, "loss.name", tuple(LOSSES))
         _check_int(self.num_negatives, "loss.num_negatives", 1)
         _check_int(self.num_extras, "loss.num_extras", 0)
         if self.name == "dpl" and self.num_extras < 1:

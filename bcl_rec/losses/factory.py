@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .alpha import is_adaptive, starting_alpha
-from .base import RecLoss, get_loss_class
+from .base import CONFIG_MAPPINGS, RecLoss, get_loss_class
 from .config import LossConfig
 
 __all__ = ["build_loss", "loss_kwargs", "unused_loss_keys", "used_loss_keys"]
@@ -118,9 +118,12 @@ def loss_kwargs(cfg: LossConfig, embedding_dim: int | None = None) -> dict[str, 
     get_loss_class(cfg.name)  # unknown name -> ValueError listing the valid names
     if cfg.name == "pcl":
         return _pcl_kwargs(cfg, embedding_dim)
-    if cfg.name not in _KWARGS:
-        raise ValueError(f"loss {cfg.name!r} is registered but has no config mapping")
-    return _KWARGS[cfg.name](cfg)
+    return _mapping(cfg.name)(cfg)
+
+
+def _mapping(name: str) -> Callable[[LossConfig], dict[str, Any]]:
+    """How loss ``name`` reads its config: built in, given to ``register``, or no keys at all."""
+    return _KWARGS.get(name) or CONFIG_MAPPINGS.get(name) or (lambda c: {})
 
 
 def build_loss(cfg: LossConfig, embedding_dim: int | None = None) -> RecLoss:
@@ -171,7 +174,7 @@ def used_loss_keys(cfg: LossConfig) -> frozenset[str]:
     if cfg.name == "pcl":
         _pcl_kwargs(recorder, _PROBE_DIM)  # type: ignore[arg-type]
     else:
-        _KWARGS[cfg.name](recorder)  # type: ignore[arg-type]
+        _mapping(cfg.name)(recorder)  # type: ignore[arg-type]
     loss = build_loss(cfg, embedding_dim=_PROBE_DIM)
     return frozenset(recorder.read) | {k for k, used in _TRAINER_KEYS.items() if used(cfg, loss)}
 

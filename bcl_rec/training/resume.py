@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bcl_rec.training.run_folder import RunFolderError
+from bcl_rec.run_folder import RunFolderError
 
 MAY_CHANGE = frozenset(
     {"train.epochs", "train.patience", "train.progress", "train.checkpoint_every",

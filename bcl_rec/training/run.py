@@ -26,10 +26,10 @@ from bcl_rec.errors import check
 from bcl_rec.losses import build_loss
 from bcl_rec.models import Recommender, build_model
 from bcl_rec.reporting.tensorboard import epoch_logger
+from bcl_rec.run_folder import RunFolder
 from bcl_rec.training.device import resolve_device
 from bcl_rec.training.distributed import init_from_env, is_main_process
 from bcl_rec.training.interrupt import StopRequest
-from bcl_rec.training.run_folder import RunFolder
 from bcl_rec.training.trainer import FitResult, FitState, Trainer, median
 
 

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from bcl_rec.data.sampler import UnlabeledSampler
 from bcl_rec.data.split import Split
 from bcl_rec.evaluation.config import EvalConfig
 from bcl_rec.evaluation.ranking import FullRankingEvaluator
@@ -37,6 +36,7 @@ from bcl_rec.training.config import TrainConfig
 from bcl_rec.training.distributed import DistContext, DistributedEmbeddings, mean_over_ranks
 from bcl_rec.training.interrupt import RunInterrupted, StopRequest
 from bcl_rec.training.optim import build_optimizer
+from bcl_rec.training.sampler import UnlabeledSampler
 
 # uniforms drawn at once by Trainer.batches (16 MB of float64): ML-100K's epoch in one draw
 DRAWS_PER_CHUNK = 2**21

@@ -25,7 +25,7 @@ Input                                  What the user sees (stderr)
                                        got 1.2``
 ``--set loss.alpha=automatic``         ``... loss.alpha must be a number in [0.5, 1) or 'auto',
                                        got 'automatic'``
-``--set loss.name=bprr``               ``... loss.name must be one of bpr, bcl, ...; got 'bprr'``
+``--set loss.name=bprr``               ``... loss.name must be one of bcl, ...; got 'bprr'``
 ``--set loss.name=dpl`` (no extras)    ``... loss.num_extras must be >= 1 for loss.name='dpl' ...``
 ``--set model.name=gcn``               ``... model.name: unknown model 'gcn'; valid names: ...``
 ``--set model.layer_weights=[1,2]``    ``... model.layer_weights: needs layers + 1 = 3 values,
@@ -159,7 +159,7 @@ SET_CASES = [
     ("loss.alpha=1.2", ["loss.alpha must be a number in [0.5, 1) or 'auto', got 1.2"]),
     ("loss.alpha=automatic",
      ["loss.alpha must be a number in [0.5, 1) or 'auto', got 'automatic'"]),
-    ("loss.name=bprr", ["loss.name must be one of bpr, bcl,", "got 'bprr'"]),
+    ("loss.name=bprr", ["loss.name must be one of bcl, bcl-nce, bpr,", "got 'bprr'"]),
     ("loss.name=dpl", ["loss.num_extras must be >= 1 for loss.name='dpl'"]),
     ("model.name=gcn", ["model.name: unknown model 'gcn'; valid names: mf, lightgcn"]),
     ("model.layer_weights=[1,2]", ["model.layer_weights: needs layers + 1 = 3 values, got 2"]),

@@ -197,7 +197,7 @@ def write_presplit_with_unseen_items(folder, n_users=24, n_items=32, seed=0):
 def test_training_and_saved_run_count_the_misses(tmp_path, monkeypatch, capsys):
     from bcl_rec.cli.main import main
     from bcl_rec.config import load_config
-    from bcl_rec.evaluation.saved_run import seen_matrix
+    from bcl_rec.data.split import seen_matrix
     from bcl_rec.training.run import train_run, write_run
 
     monkeypatch.setenv("BCL_REC_CACHE", str(tmp_path / "cache"))

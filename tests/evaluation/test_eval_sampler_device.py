@@ -11,8 +11,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bcl_rec.data.sampler import UnlabeledSampler
 from bcl_rec.data.split import to_csr
+from bcl_rec.training.sampler import UnlabeledSampler
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

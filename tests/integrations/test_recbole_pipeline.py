@@ -15,7 +15,6 @@ pytest.importorskip("recbole")
 from recbole.data import create_dataset, data_preparation  # noqa: E402
 
 from bcl_rec.cli.main import main  # noqa: E402
-from bcl_rec.data.sampler import UnlabeledSampler  # noqa: E402
 from bcl_rec.integrations.recbole import (  # noqa: E402
     BCLMF,
     BCLLightGCN,
@@ -28,6 +27,7 @@ from bcl_rec.integrations.recbole import (  # noqa: E402
 from bcl_rec.integrations.recbole.data import ML100K_HEADER, build_ml100k, packaged_ml100k  # noqa: E402
 from bcl_rec.losses import LossConfig, build_loss  # noqa: E402
 from bcl_rec.models.base import pair_scores  # noqa: E402
+from bcl_rec.training.sampler import UnlabeledSampler  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "recbole" / "ml-100k-loo.yaml"
 N = 4

@@ -174,3 +174,16 @@ def test_item_features_load_under_pandas_3(tmp_path):
     genres = [list(row) for row in items["genre"]]
     assert [g for g in genres if g] == [[1, 2], [3]] and genres.count([]) == 2
     assert sorted(items["price"].tolist()) == [1.0, 2.0, 2.0, 3.0]  # NaN -> mean of 1 and 3
+
+
+def test_recbole_set_parses_values_as_train_does() -> None:
+    """One ``--set`` parser: RecBole's overrides and a run config read a value alike."""
+    from bcl_rec.config import load_config
+
+    for text, expected in [("1e-3", 0.001), ("0.5", 0.5), ("12", 12), ("true", True)]:
+        assert apply_overrides({}, None, [f"learning_rate={text}"])["learning_rate"] == expected
+    config = load_config(None, ["train.lr=1e-3", "train.weight_decay=1e-6"])
+    recbole = apply_overrides({}, None, ["lr=1e-3", "wd=1e-6"])
+    assert (config.train.lr, config.train.weight_decay) == (recbole["lr"], recbole["wd"])
+    with pytest.raises(ValueError, match=r"^--set expects key=value or key\.sub=value, got 'x'$"):
+        apply_overrides({}, None, ["x"])

@@ -131,7 +131,7 @@ def test_bad_values_name_the_field(field: str, value: object) -> None:
 def test_error_messages_state_the_allowed_range() -> None:
     with pytest.raises(ValueError, match=r"loss\.alpha must be a number in \[0\.5, 1\) or 'auto'"):
         LossConfig(alpha=1.5)
-    with pytest.raises(ValueError, match=r"loss\.name must be one of bpr, bcl, bcl-nce"):
+    with pytest.raises(ValueError, match=r"loss\.name must be one of bcl, bcl-nce, bpr"):
         LossConfig(name="x")
     with pytest.raises(ValueError, match=r"loss\.beta must be in \[0\.5, 1\]"):
         LossConfig(beta=0.2)

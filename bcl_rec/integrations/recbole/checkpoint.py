@@ -48,11 +48,15 @@ def config_state(config: Config) -> dict[str, Any]:
 
 
 class _Pickler(pickle.Pickler):
-    """Reduces every ``Config`` to :func:`restore_config` and numpy scalars to Python numbers."""
+    """Reduces every ``Config`` to :func:`restore_config`, numpy scalars to Python numbers and
+    enum members to ``EnumClass(value)`` (some Python 3.11 releases pickle a member as
+    ``getattr(EnumClass, name)``, which the ``weights_only`` unpickler refuses)."""
 
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, Config):
             return restore_config, (config_state(obj),)
+        if isinstance(obj, enum.Enum):
+            return type(obj), (obj.value,)
         if isinstance(obj, np.generic):
             value = obj.item()
             return type(value), (value,)

@@ -20,7 +20,6 @@ import torch
 from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.utils import InputType
 
-from bcl_rec.data.sampler import UnlabeledSampler
 from bcl_rec.integrations.recbole.layout import pairwise_rows
 from bcl_rec.integrations.recbole.settings import (
     LIGHTGCN_DEFAULTS,
@@ -33,6 +32,7 @@ from bcl_rec.losses import LossOutput, RecLoss, build_loss
 from bcl_rec.models.base import Recommender, gather, item_scores, pair_scores
 from bcl_rec.models.mf import MF
 from bcl_rec.sparse import TorchCSR
+from bcl_rec.training.sampler import UnlabeledSampler
 
 
 def refuse_trainer_only(loss_fn: RecLoss) -> None:

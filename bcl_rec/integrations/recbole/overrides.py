@@ -1,5 +1,8 @@
 """``key=value`` overrides for RecBole settings, nested keys included (``loss.alpha=0.8``).
 
+The ``--set`` syntax and value parsing are bcl-rec's (:func:`bcl_rec.config.split_override`,
+:func:`bcl_rec.config.parse_value`); RecBole's own config files are read with RecBole's YAML rules.
+
 RecBole merges config files and ``config_dict`` key by key at the top level only, so
 ``config_dict={"loss": {"alpha": 0.8}}`` would drop every other ``loss`` setting of a file. A dotted
 override therefore starts from the value the files (or earlier overrides) give that key.
@@ -14,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bcl_rec.config import parse_value as shared_parse_value
+from bcl_rec.config import split_override
 
 _FLOAT = re.compile(
     r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
@@ -33,11 +39,9 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456
 
 
 def parse_value(text: str) -> Any:
-    """A YAML scalar or flow collection, numbers in RecBole's sense; ``''`` is None, and text
-    of only spaces or tabs (a separator such as ``field_separator=' '``) is kept as it is."""
-    if not text:
-        return None
-    return yaml.load(text, Loader=_Loader) if text.strip() else text
+    """A ``--set`` value, parsed as every bcl-rec command parses it
+    (:func:`bcl_rec.config.parse_value`)."""
+    return shared_parse_value(text)
 
 
 def read_config_files(paths: Iterable[str | Path]) -> dict[str, Any]:
@@ -58,10 +62,7 @@ def apply_overrides(
     out = copy.deepcopy(config_dict or {})
     files = read_config_files(config_files or [])
     for item in overrides:
-        key, sep, text = item.partition("=")
-        path = [part.strip() for part in key.split(".")]
-        if not sep or not all(path):
-            raise ValueError(f"--set expects key=value or key.sub=value, got {item!r}")
+        path, text = split_override(item)
         value = parse_value(text)
         head = path[0]
         if len(path) == 1:

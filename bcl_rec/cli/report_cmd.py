@@ -19,7 +19,10 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
         "Needs the plots extra: pip install 'bcl-rec[plots]'.",
     )
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
-                        help="run folders, or folders holding them at any depth (e.g. a sweep)")
+                        help="run folders, folders holding them at any depth (e.g. a sweep), or "
+                        "committed result files (results/*.json rows of benchmarks/quality.py)")
+    parser.add_argument("--only", nargs="+", metavar="LABEL",
+                        help="with result files: keep the rows of these config labels")
     parser.add_argument("--out", type=Path, metavar="REPORT_DIR",
                         help="where to write (default: DIR/report for one DIR, else ./report)")
     parser.add_argument("--group-by", nargs="+", metavar="KEY",
@@ -40,7 +43,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     out = args.out or (args.dirs[0] / "report" if len(args.dirs) == 1 else Path("report"))
     try:
-        summary = summarise_runs(args.dirs, args.group_by, args.baseline)
+        summary = summarise_runs(args.dirs, args.group_by, args.baseline, args.only)
         paths = write_report(summary, out)
     except (ReportError, MissingExtraError) as err:
         print(f"bcl-rec: error: {err}", file=sys.stderr)

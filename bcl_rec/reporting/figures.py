@@ -141,7 +141,7 @@ def metric_bars(summary: ComparisonSummary, metric: str, path: Path) -> Path | N
                    color="black", s=14, zorder=3)
         ax.annotate(f"{cell.mean:.4f}", (x, cell.mean + err), textcoords="offset points",
                     xytext=(0, 4), ha="center", fontsize=8)
-    ax.set_xticks(range(len(confs)), [c.label.replace(", ", "\n") for c in confs], fontsize=8)
+    ax.set_xticks(range(len(confs)), [_tick(c.label) for c in confs], fontsize=8)
     ax.set_ylabel(f"test {pretty_metric(metric)}")
     ax.set_title(f"Test {pretty_metric(metric)}: mean, 95% interval, dots = seeds")
     ax.grid(axis="y", alpha=0.3)
@@ -178,3 +178,16 @@ def weights_figure(sets: Sequence[WeightParams], path: Path) -> Path:
         ax.legend(fontsize=8, loc="best")
     fig.savefig(path)
     return path
+
+
+def _tick(label: str, width: int = 18) -> str:
+    """A bar's label on lines of about ``width`` characters (at ", ", "/" or "-"), so that
+    neighbouring labels never run into each other."""
+    import textwrap
+
+    parts = label.replace(", ", "\n").split("\n")
+    return "\n".join(
+        line
+        for part in parts
+        for line in textwrap.wrap(part.replace("/", "/ "), width, break_on_hyphens=True)
+    ).replace("/ ", "/")

@@ -31,7 +31,7 @@ NEUTRAL_KEYS = frozenset(
     }
 )
 # preferred keys for naming configurations, before the others (most distinct values first)
-LABEL_PRIORITY = ("data.name", "model.name", "loss.name")
+LABEL_PRIORITY = ("config", "data.name", "model.name", "loss.name")
 MISSING = "(unset)"
 
 
@@ -114,10 +114,60 @@ def read_history(path: Path) -> list[dict[str, float]]:
         ]
 
 
-def load_runs(dirs: Sequence[str | Path], notes: list[str]) -> list[Run]:
-    """Read every run folder under ``dirs``; unreadable ones are skipped with a line in
-    ``notes`` (as is a run without test metrics)."""
+RESULT_KEY = "config"  # the configuration label of a result-file row
+
+
+def load_result_file(path: Path) -> list[Run]:
+    """The runs of a committed result file: a JSON list of rows as ``benchmarks/quality.py``
+    writes them (``config`` label, ``seed``, ``test_<metric>``, ``valid_<metric>``,
+    ``best_epoch``, ``epochs``). Each row is a run whose config is ``{config, train.seed}``."""
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ReportError(f"{path}: unreadable result file ({str(err).splitlines()[0]})") from None
+    if not isinstance(rows, list) or not all(
+        isinstance(r, dict) and RESULT_KEY in r and "seed" in r for r in rows
+    ):
+        raise ReportError(f"{path}: not a result file (a JSON list of rows with config and seed)")
     runs = []
+    for k, row in enumerate(rows):
+        metrics: dict[str, Any] = {"test": {}, "valid": {}}
+        for key, value in row.items():
+            part, _, metric = key.partition("_")
+            if part in ("test", "valid") and metric:
+                metrics[part][metric] = value
+        metrics.update({k: row[k] for k in ("best_epoch", "epochs") if k in row})
+        config = {RESULT_KEY: row[RESULT_KEY], SEED_KEY: row["seed"]}
+        runs.append(Run(path / f"#{k}", f"{path.name}#{k}", config, metrics, []))
+    return runs
+
+
+def load_runs(
+    dirs: Sequence[str | Path], notes: list[str], only: Sequence[str] | None = None
+) -> list[Run]:
+    """Read every run folder under ``dirs`` (and every committed result file named there, see
+    :func:`load_result_file`); unreadable run folders are skipped with a line in ``notes`` (as is
+    a run without test metrics). ``only`` keeps the result-file rows of those labels."""
+    runs = []
+    files = [Path(d) for d in dirs if Path(d).is_file()]
+    seen: dict[tuple, Run] = {}
+    for path in files:
+        for run in load_result_file(path):
+            if only and run.config[RESULT_KEY] not in only:
+                continue
+            key = (run.config[RESULT_KEY], _hashable(run.seed))
+            if key in seen and seen[key].metrics == run.metrics:
+                continue  # the same run in two result files
+            seen.setdefault(key, run)
+            runs.append(run)
+    if files:
+        notes.append("result-file rows carry no per-epoch history (no learning-curve figures)")
+    if only:
+        found = {r.config[RESULT_KEY] for r in runs}
+        missing = [label for label in only if label not in found]
+        if missing:
+            raise ReportError(f"--only: no rows labelled {', '.join(missing)} in the result files")
+    dirs = [d for d in dirs if not Path(d).is_file()]
     for folder, name in find_run_folders(dirs):
         try:
             config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
@@ -136,7 +186,8 @@ def load_runs(dirs: Sequence[str | Path], notes: list[str]) -> list[Run]:
         runs.append(Run(folder, name, flatten(config), metrics, history))
     if not runs:
         raise ReportError(
-            "no run folders (config.yaml + metrics.json) under " + ", ".join(map(str, dirs))
+            "no run folders (config.yaml + metrics.json) under "
+            + ", ".join(map(str, [*files, *dirs]))
         )
     return runs
 
@@ -171,7 +222,8 @@ def group_runs(
     label_keys = list(group_by) if group_by else _naming_keys(keys, list(groups))
     for conf in groups.values():
         named = [(k, v) for k, v in zip(keys, conf.key, strict=True) if k in label_keys]
-        parts = [f"{k}={show_value(v)}" for k, v in named]
+        # a result-file label is shown as written; config keys as key=value
+        parts = [show_value(v) if k == RESULT_KEY else f"{k}={show_value(v)}" for k, v in named]
         conf.label = ", ".join(parts) or "all runs"
         kept: dict[Any, Run] = {}
         for run in sorted(conf.runs, key=lambda r: str(r.path)):

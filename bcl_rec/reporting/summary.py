@@ -92,12 +92,13 @@ def summarise_runs(
     dirs: Sequence[str | Path],
     group_by: Sequence[str] | None = None,
     baseline: str | None = None,
+    only: Sequence[str] | None = None,
 ) -> ComparisonSummary:
     """Read the run folders under ``dirs`` and compute the report's numbers. Missing seeds,
     metrics or files become lines in ``notes``; only no runs at all, an unknown ``group_by`` key
     or an unknown ``baseline`` raise :class:`ReportError`."""
     notes: list[str] = []
-    runs = load_runs(dirs, notes)
+    runs = load_runs(dirs, notes, only)
     confs = group_runs(runs, group_by, notes)
     metrics = sorted({m for r in runs for m in r.test}, key=metric_order)
     seeds = sorted({r.seed for c in confs for r in c.runs}, key=value_order)

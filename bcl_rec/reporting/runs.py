@@ -80,7 +80,7 @@ def find_run_folders(dirs: Sequence[str | Path]) -> list[tuple[Path, str]]:
     found: dict[Path, str] = {}
     for top in map(Path, dirs):
         if not top.is_dir():
-            raise ReportError(f"{top}: not a folder")
+            raise ReportError(f"{top}: neither a folder of runs nor a result file")
         for metrics in sorted(top.rglob("metrics.json")):
             folder = metrics.parent
             if not (folder / "config.yaml").is_file():

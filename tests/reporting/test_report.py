@@ -131,7 +131,9 @@ def test_group_by_and_duplicate_seeds(tmp_path):
 
 def test_errors_are_one_line(tmp_path, sweep, capsys):
     assert main(["report", str(tmp_path / "nothing-here")]) == 2
-    assert capsys.readouterr().err == f"bcl-rec: error: {tmp_path / 'nothing-here'}: not a folder\n"
+    assert capsys.readouterr().err == (
+        f"bcl-rec: error: {tmp_path / 'nothing-here'}: neither a folder of runs nor a result file\n"
+    )
     with pytest.raises(ReportError, match=r"^--group-by loss\.nam: no run has this config key"):
         summarise_runs([sweep], group_by=["loss.nam"])
     assert main(["report", str(sweep), "--baseline", "dpl"]) == 2

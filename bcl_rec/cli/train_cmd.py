@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bcl_rec.config import ConfigError, RunConfig, config_location, dump_config, load_config
+from bcl_rec.training.distributed import is_main_process
 
 if TYPE_CHECKING:
     from bcl_rec.run_folder import RunFolder
@@ -67,11 +68,11 @@ def run_train(args: argparse.Namespace) -> int:
             stamp = os.environ.get("TORCHELASTIC_RUN_ID") or time.strftime("%Y%m%d-%H%M%S")
             name = f"{Path(str(config.data.name)).name}-{config.model.name}-{config.loss.name}"
             args.out = Path("runs") / f"{name}-{stamp}"
-            if _main_rank():
+            if is_main_process():
                 args.out = _fresh(args.out)
         folder = RunFolder(args.out)
         created = not folder.path.exists()
-        if _main_rank():  # under torchrun only rank 0 writes files
+        if is_main_process():  # under torchrun only rank 0 writes files
             folder.prepare(overwrite=args.overwrite)
             folder.write_text("config.yaml", dump_config(config), durable=True)
     except RunFolderError as err:
@@ -86,11 +87,6 @@ def run_train(args: argparse.Namespace) -> int:
                 with contextlib.suppress(OSError):
                     folder.path.rmdir()
         raise
-
-
-def _main_rank() -> bool:
-    """False on the non-zero ranks of a torchrun launch (they train but write and print nothing)."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def _fresh(path: Path) -> Path:
@@ -123,7 +119,7 @@ def _resume(args: argparse.Namespace) -> int:
     checkpoint = folder.load_checkpoint()
     stored = checkpoint["config"] if checkpoint else load_config(config_file).to_dict()
     changed = check_resume_config(str(folder.path), stored, config.to_dict())
-    if _main_rank():
+    if is_main_process():
         folder.probe()
         folder.remove_temporaries()
         if changed:
@@ -186,7 +182,7 @@ def _train(
             with contextlib.suppress(RunFolderError):
                 folder.close()
             shutdown()  # under torchrun: leave the process group
-    if not _main_rank():
+    if not is_main_process():
         return 0
     fit, cfg = result.fit, config.train
     if fit.epochs_run < cfg.epochs:
@@ -219,7 +215,7 @@ def _kept(folder: RunFolder) -> str:
 
 
 def _say(line: str) -> None:
-    if _main_rank():
+    if is_main_process():
         print(f"bcl-rec: {line}", file=sys.stderr, flush=True)
 
 

@@ -61,9 +61,12 @@ class DistContext:
 
 
 def is_main_process() -> bool:
-    """True unless this is a non-zero rank of an initialised process group: the one check before
-    writing a file (run folder, checkpoint, report)."""
-    return not (dist.is_available() and dist.is_initialized() and dist.get_rank() != 0)
+    """True unless this is a non-zero rank: of an initialised process group, or (before the group
+    is joined) of a torchrun launch by its ``RANK``. The one check before writing a file (run
+    folder, checkpoint, report) or printing a run's lines."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return os.environ.get("RANK", "0") == "0"
 
 
 def launched_by_torchrun() -> bool:

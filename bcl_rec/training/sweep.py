@@ -17,10 +17,8 @@ import hashlib
 import itertools
 import json
 import math
-import os
 import random
 import re
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
@@ -30,6 +28,8 @@ from typing import Any
 from bcl_rec.config import RunConfig, build_config, load_config
 from bcl_rec.data.load import load_split
 from bcl_rec.errors import ConfigError, build_section
+from bcl_rec.reporting.stats import interval
+from bcl_rec.run_folder import RunFolder
 from bcl_rec.training.run import train_run, write_run
 
 RUN_FILES = ("config.yaml", "metrics.json", "history.csv", "model.pt")
@@ -298,7 +298,7 @@ def run_sweep(
     out = Path(out)
     states = check_folders(plan, out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_text(out / "cells.json", json.dumps(_plan_index(plan), indent=1) + "\n")
+    RunFolder(out).write_text("cells.json", json.dumps(_plan_index(plan), indent=1) + "\n")
     summary = write_summary(plan, out)
     split_key, split = None, None
     total = len(plan.cells)
@@ -403,8 +403,8 @@ def _aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _mean_std(values: list[float]) -> dict[str, float | None]:
-    std = statistics.stdev(values) if len(values) > 1 else None
-    return {"mean": statistics.fmean(values), "std": std}
+    mean, std, _ = interval(values)
+    return {"mean": mean, "std": std if len(values) > 1 else None}  # JSON has no NaN
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -463,8 +463,8 @@ def _pm(stats: dict[str, float | None] | None) -> str:
 def write_summary(plan: Plan, out: Path) -> dict[str, Any]:
     """Write ``summary.json`` and ``summary.md`` from the run folders now on disk."""
     summary = summarise(plan, out)
-    _atomic_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-    _atomic_text(out / "summary.md", markdown(summary))
+    RunFolder(out).write_text("summary.json", json.dumps(summary, indent=1) + "\n")
+    RunFolder(out).write_text("summary.md", markdown(summary))
     return summary
 
 
@@ -481,9 +481,3 @@ def _no_repeats(keys: list[str], option: str) -> None:
     seen = [k for k in dict.fromkeys(keys) if keys.count(k) > 1]
     if seen:
         raise ConfigError(f"{option} {seen[0]} is given twice")
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -394,11 +394,12 @@ class Trainer:
         for LightGCN, and the cosine normalisation run once here, on the whole tables)."""
         user_emb, item_emb = self.forward()
         u = gather(user_emb, users)
-        pos = pair_scores(u, gather(item_emb, pos_items))
+        pos_vecs = gather(item_emb, pos_items)
+        pos = pair_scores(u, pos_vecs)
         neg = item_scores(u, item_emb, neg_items)
         extra = item_scores(u, item_emb, extra_items) if extra_items is not None else None
         ref = self.reference_scores(users, u, item_emb) if self.loss_fn.uses_reference else None
-        inputs = self.loss_inputs(u, item_emb, pos_items, neg_items)
+        inputs = self.loss_inputs(u, item_emb, pos_items, neg_items, pos_vecs)
         out = self.loss_fn(pos, neg, extra, ref, **inputs)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -411,13 +412,15 @@ class Trainer:
         item_emb: torch.Tensor,
         pos_items: torch.Tensor,
         neg_items: torch.Tensor,
+        pos_vecs: torch.Tensor,
     ) -> dict[str, tuple[torch.Tensor, ...]]:
-        """The item ids and/or embeddings a loss asks for (``needs_items`` / ``needs_vectors``)."""
+        """The item ids and/or embeddings a loss asks for (``needs_items`` / ``needs_vectors``);
+        ``pos_vecs`` are the positives' rows, already gathered for their scores."""
         inputs: dict[str, tuple[torch.Tensor, ...]] = {}
         if self.loss_fn.needs_items:
             inputs["items"] = (pos_items, neg_items)
         if self.loss_fn.needs_vectors:
-            inputs["vectors"] = (u, gather(item_emb, pos_items), gather(item_emb, neg_items))
+            inputs["vectors"] = (u, pos_vecs, gather(item_emb, neg_items))
         return inputs
 
     @torch.no_grad()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bcl_rec.models.base import init_embedding_
+from bcl_rec.models.base import init_embedding_, pair_scores
 
 
 def _require() -> None:
@@ -77,7 +77,7 @@ class TorchRecMF(nn.Module):
         out = self.tables(kjt)
         user_vecs = out["user"].values()
         item_vecs = out["item"].values().view(batch, k, self.dim)
-        return (item_vecs * user_vecs.unsqueeze(1)).sum(-1)
+        return pair_scores(user_vecs, item_vecs)
 
 
 def shard(

@@ -17,10 +17,11 @@ def test_defaults_are_mf_bcl_on_ml100k():
     assert (cfg.data.name, cfg.model.name, cfg.loss.name) == ("ml-100k", "mf", "bcl")
 
 
-BCL_REC_CONFIGS = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name != "recbole")
+# every config under configs/ but RecBole's, tuned picks (configs/<dataset>/tuned/) included
+BCL_REC_CONFIGS = sorted(p for p in CONFIGS.rglob("*.yaml") if "recbole" not in p.parts)
 
 
-@pytest.mark.parametrize("path", BCL_REC_CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", BCL_REC_CONFIGS, ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_shipped_configs_load(path):
     assert isinstance(load_config(path), RunConfig)
 

@@ -1,0 +1,249 @@
+"""Equal-budget tuning of the loss family, then a paired-seed test of each loss's pick.
+
+The protocol (README, "Which loss should I use"):
+
+1. **Tune.** Every loss gets the same number of ``bcl-rec sweep`` cells (``CELLS``) over its own
+   parameters, trained with seed 1 on the same recipe (backbone, dimension, batch, N, epochs,
+   patience). The cell with the best *validation* NDCG@10 is that loss's pick; test metrics play
+   no part in it.
+2. **Test.** The pick is trained again with seeds 2..5 (seed 1 is the tuning run itself), so
+   every loss is measured on the same 5 paired seeds.
+3. **Collect.** ``results/fair/<plan>.json`` holds one row per (loss, seed) in the result-file
+   format ``bcl-rec report`` reads, and ``results/fair/<plan>-tuning.json`` every tuning cell
+   with its validation metric and the seconds it took (the compute budget, per loss).
+4. **Configs.** Each pick is written as ``configs/<dataset>/tuned/<stem>.yaml``.
+
+    python benchmarks/fair_tuning.py ml-100k-mf tune test collect configs --jobs 2 --out runs/fair
+    python benchmarks/readme_tables.py         # the README's tables from results/fair/
+    bcl-rec report results/fair/ml-100k-mf.json --baseline sl --out docs/reports/fair-ml-100k-mf
+
+Sweeps run ``--jobs`` at a time (one thread each); a rerun skips finished cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CELLS = 4
+TUNE_SEED = 1
+TEST_SEEDS = (2, 3, 4, 5)
+METRICS = ("ndcg@10", "recall@10", "ndcg@20", "recall@20")
+
+# the recipe every cell of a plan shares: early stopping on validation NDCG@10, patience 10
+COMMON = ["train.patience=10", "train.epochs=150", "eval.metric=ndcg@10"]
+# the SL recipe (spec 8): cosine scores, 256 uniform unlabeled items per positive
+SL_RECIPE = [
+    "model.score=cosine",
+    "loss.num_negatives=256",
+    "train.lr=0.001",
+    "train.weight_decay=0",
+]
+
+# loss -> (base config stem, fixed overrides, grid of CELLS cells over the loss's own parameters)
+MF_LOSSES: dict[str, tuple[str, list[str], list[str]]] = {
+    "sl": ("mf-sl", SL_RECIPE, ["loss.temperature=0.1,0.15,0.2,0.25"]),
+    "bcl": (
+        "mf-bcl-nce-cosine",
+        SL_RECIPE + ["loss.temperature=0.15", "loss.beta=0.5", "loss.ecdf=mid"],
+        ["loss.alpha=0.7,0.9", "loss.tau_plus=0.05,0.15"],
+    ),
+    "bpr": ("mf-bpr", [], ["train.lr=0.001,0.002", "train.weight_decay=0,1e-5"]),
+    "bsl": ("mf-bsl", SL_RECIPE + ["loss.temperature=0.15"], ["loss.bsl_gamma=0.7,0.8,0.9,1.1"]),
+    "psl": (
+        "mf-psl",
+        SL_RECIPE + ["loss.psl_activation=tanh"],
+        ["loss.psl_temperature=0.05,0.075,0.1,0.125"],
+    ),
+    "hcl": (
+        "mf-hcl",
+        SL_RECIPE + ["loss.temperature=0.15", "loss.tau_plus=0.05"],
+        ["loss.hcl_beta=0.25,0.5,1.0,2.0"],
+    ),
+}
+
+# LightGCN on the cheap recipe of the shipped LightGCN configs: dot scores, 10 unlabeled items per
+# positive, batch 2048, lr 0.002; patience 20 (these runs peak late, after 60-120 epochs)
+LIGHTGCN_LOSSES: dict[str, tuple[str, list[str], list[str]]] = {
+    "ssm": ("lightgcn-ssm", [], ["loss.temperature=0.4,0.6,0.8,1.0"]),
+    "bcl": (
+        "lightgcn-bcl-nce",
+        ["loss.beta=1.0", "loss.tau_plus=0.05", "loss.ecdf=mid"],
+        ["loss.temperature=0.6,1.0", "loss.alpha=0.7,0.9"],
+    ),
+    "hcl": ("lightgcn-hcl", [], ["loss.hcl_beta=0.25,0.5,1.0,2.0"]),
+    "bpr": ("lightgcn-bpr", [], ["train.lr=0.002,0.005", "train.weight_decay=0,1e-5"]),
+}
+
+# the Yelp sample: SL on cosine scores against BPR, untuned (the ML-100K-tuned recipe carried
+# over: compute allowed no tuning cells on this log), seeds 1-5
+YELP_LOSSES: dict[str, tuple[str, list[str], list[str]]] = {
+    "bpr": ("mf-bpr", [], []),
+    "sl": ("mf-sl", [], []),
+}
+
+PLANS: dict[str, dict[str, Any]] = {
+    "ml-100k-mf": {"configs": "configs/ml-100k", "losses": MF_LOSSES, "set": []},
+    "ml-100k-lightgcn": {
+        "configs": "configs/ml-100k",
+        "losses": LIGHTGCN_LOSSES,
+        "set": ["train.patience=20", "train.epochs=300"],
+    },
+    "yelp-mf": {"configs": "configs/yelp2018", "losses": YELP_LOSSES, "set": ["train.epochs=300"]},
+}
+
+
+def run(cmd: list[str], log: Path) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    with log.open("a") as fh:
+        fh.write("$ " + " ".join(cmd) + "\n")
+        fh.flush()
+        done = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    if done.returncode:
+        raise SystemExit(f"fair_tuning: {' '.join(cmd)} failed ({done.returncode}); see {log}")
+
+
+def sweep_cmd(plan: dict[str, Any], loss: str, extra: list[str], out: Path) -> list[str]:
+    stem, fixed, grid = plan["losses"][loss]
+    cmd = [sys.executable, "-m", "bcl_rec", "sweep", f"{plan['configs']}/{stem}.yaml"]
+    for item in COMMON + plan["set"] + fixed:
+        cmd += ["--set", item]
+    return cmd + extra + ["--out", str(out)]
+
+
+def tune(plan: dict[str, Any], loss: str, out: Path) -> None:
+    if not plan["losses"][loss][2]:
+        return  # a fixed config: nothing to tune
+    grid = [a for g in plan["losses"][loss][2] for a in ("--grid", g)]
+    cells = 1
+    for g in plan["losses"][loss][2]:
+        cells *= len(g.partition("=")[2].split(","))
+    assert cells == CELLS, f"{loss}: {cells} cells, the budget is {CELLS}"
+    extra = grid + ["--set", f"train.seed={TUNE_SEED}"]
+    run(sweep_cmd(plan, loss, extra, out / loss / "tune"), out / loss / "log.txt")
+
+
+def pick(out: Path, loss: str) -> dict[str, Any]:
+    """The tuning cell with the best validation metric (ties: the earlier cell)."""
+    summary = json.loads((out / loss / "tune" / "summary.json").read_text())
+    if summary["finished"] != summary["cells"]:
+        raise SystemExit(
+            f"fair_tuning: {loss}: {summary['finished']}/{summary['cells']} cells done"
+        )
+    return summary["runs"][0]
+
+
+def test(plan: dict[str, Any], loss: str, out: Path) -> None:
+    best = pick(out, loss) if plan["losses"][loss][2] else {"params": {}}
+    extra = []
+    for key, value in best["params"].items():
+        extra += ["--set", f"{key}={json.dumps(value)}"]
+    seeds = TEST_SEEDS if plan["losses"][loss][2] else (TUNE_SEED, *TEST_SEEDS)
+    extra += ["--seeds", ",".join(map(str, seeds))]
+    run(sweep_cmd(plan, loss, extra, out / loss / "test"), out / loss / "log.txt")
+
+
+def _row(label: str, folder: Path, seed: int, params: dict[str, Any]) -> dict[str, Any]:
+    metrics = json.loads((folder / "metrics.json").read_text())
+    row: dict[str, Any] = {"config": label, "seed": seed, "params": params}
+    for name in METRICS:
+        row[f"test_{name}"] = metrics["test"][name]
+        row[f"valid_{name}"] = metrics["valid"][name]
+    row["best_epoch"] = metrics["best_epoch"]
+    row["epochs"] = metrics["epochs"]
+    row["seconds"] = metrics["seconds"]["total"]
+    return row
+
+
+def seed_rows(label: str, folder: Path, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per finished run folder (``metrics.json`` present) under ``folder``, by seed."""
+    rows = []
+    for run_dir in sorted(p.parent for p in folder.glob("*/metrics.json")):
+        seed = yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["seed"]
+        rows.append(_row(label, run_dir, seed, params))
+    return sorted(rows, key=lambda r: r["seed"])
+
+
+def collect(name: str, losses: list[str], out: Path, plan: dict[str, Any]) -> None:
+    rows, tuning = [], []
+    for loss in losses:
+        if not plan["losses"][loss][2]:  # no grid: a fixed config over all the seeds
+            rows += seed_rows(loss, out / loss / "test", {})
+            continue
+        summary = json.loads((out / loss / "tune" / "summary.json").read_text())
+        for run_ in summary["runs"]:
+            row = _row(loss, out / loss / "tune" / run_["folder"], run_["seed"], run_["params"])
+            tuning.append(row)
+        best = pick(out, loss)
+        rows.append(_row(loss, out / loss / "tune" / best["folder"], TUNE_SEED, best["params"]))
+        rows += seed_rows(loss, out / loss / "test", best["params"])
+    dest = ROOT / "results" / "fair"
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / f"{name}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    if tuning:
+        (dest / f"{name}-tuning.json").write_text(json.dumps(tuning, indent=1) + "\n")
+    print(f"wrote {dest / name}.json ({len(rows)} runs) and -tuning.json ({len(tuning)} cells)")
+
+
+def write_config(name: str, plan: dict[str, Any], loss: str, out: Path) -> Path:
+    """``configs/<dataset>/tuned/<stem>.yaml``: the base config with the plan's recipe and the
+    loss's pick applied, headed by the protocol that chose it."""
+    stem, fixed, _ = plan["losses"][loss]
+    base = ROOT / plan["configs"] / f"{stem}.yaml"
+    config = yaml.safe_load(base.read_text())
+    best = pick(out, loss)
+    picked = [f"{k}={json.dumps(v)}" for k, v in best["params"].items()]
+    for item in COMMON + plan["set"] + fixed + picked:
+        key, _, text = item.partition("=")
+        section, _, field = key.partition(".")
+        config[section][field] = yaml.safe_load(text)
+    header = (
+        f"# {stem} as chosen by the equal-budget protocol (benchmarks/fair_tuning.py {name}):\n"
+        f"# {CELLS} cells over {', '.join(best['params'])}, trained with seed {TUNE_SEED}, this\n"
+        f"# one best by validation NDCG@10 ({best['valid']:.4f}). Results: README, Results.\n"
+    )
+    dest = ROOT / plan["configs"] / "tuned" / f"{stem}.yaml"
+    dest.parent.mkdir(exist_ok=True)
+    dest.write_text(header + yaml.safe_dump(config, sort_keys=False, default_flow_style=False))
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("plan", choices=sorted(PLANS))
+    parser.add_argument("stages", nargs="+", choices=("tune", "test", "collect", "configs"))
+    parser.add_argument("--losses", nargs="*", help="a subset of the plan's losses")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("runs/fair"))
+    args = parser.parse_args(argv)
+    plan = PLANS[args.plan]
+    out = (args.out / args.plan).resolve()
+    losses = args.losses or list(plan["losses"])
+    stages = [{"tune": tune, "test": test}[s] for s in args.stages if s in ("tune", "test")]
+
+    def one_loss(loss: str) -> None:  # a loss is tuned and tested before the worker moves on
+        for stage in stages:
+            stage(plan, loss, out)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(one_loss, losses))
+    if "collect" in args.stages:
+        collect(args.plan, losses, out, plan)
+    if "configs" in args.stages:
+        for loss in losses:
+            print("wrote", write_config(args.plan, plan, loss, out).relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

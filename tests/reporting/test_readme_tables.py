@@ -1,0 +1,55 @@
+"""The README's result tables are rebuilt from committed result files by one command."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location(
+        "readme_tables", ROOT / "benchmarks/readme_tables.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_tables_equal_their_result_files():
+    script = load_script()
+    text = (ROOT / "README.md").read_text()
+    assert script.BLOCK.search(text), "README.md has no generated result table"
+    assert script.regenerate(text) == text, "run python benchmarks/readme_tables.py"
+
+
+def test_a_table_holds_the_mean_interval_and_paired_difference_of_its_rows(tmp_path, monkeypatch):
+    script = load_script()
+    a = [0.070, 0.072, 0.069, 0.071, 0.068]
+    b = [0.075, 0.074, 0.078, 0.070, 0.077]
+    rows = [
+        {"config": label, "seed": s + 1, "test_ndcg@10": v, "test_recall@10": 2 * v}
+        for label, values in (("bpr", a), ("bcl", b))
+        for s, v in enumerate(values)
+    ]
+    (tmp_path / "r.json").write_text(json.dumps(rows))
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "x\n<!-- results: r.json baseline=bpr only=bpr,bcl -->\nold\n<!-- /results -->\n"
+    )
+    assert script.main(["--readme", str(readme), "--check"]) == 1
+    assert script.main(["--readme", str(readme)]) == 0
+    lines = readme.read_text().splitlines()
+    assert lines[4].startswith("| bpr | 5 | 0.0700 +- 0.0016 [0.0680, 0.0720]")
+    diff = np.subtract(b, a)
+    half = stats.t.ppf(0.975, 4) * diff.std(ddof=1) / np.sqrt(5)
+    expected = f"{diff.mean():+.4f} [{diff.mean() - half:+.4f}, {diff.mean() + half:+.4f}], 4/5"
+    assert lines[5].startswith("| bcl | 5 | **0.0748")
+    assert lines[5].endswith(f"| {expected} |")
+    assert script.main(["--readme", str(readme), "--check"]) == 0

@@ -190,9 +190,10 @@ def collect(name: str, losses: list[str], out: Path, plan: dict[str, Any]) -> No
     dest = ROOT / "results" / "fair"
     dest.mkdir(parents=True, exist_ok=True)
     (dest / f"{name}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"wrote {dest / name}.json ({len(rows)} runs)")
     if tuning:
         (dest / f"{name}-tuning.json").write_text(json.dumps(tuning, indent=1) + "\n")
-    print(f"wrote {dest / name}.json ({len(rows)} runs) and -tuning.json ({len(tuning)} cells)")
+        print(f"wrote {dest / name}-tuning.json ({len(tuning)} cells)")
 
 
 def write_config(name: str, plan: dict[str, Any], loss: str, out: Path) -> Path:

@@ -97,9 +97,17 @@ def budget(args: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def regenerate(text: str) -> str:
+class TableError(ValueError):
+    """A marker whose files cannot be read: the message names its line."""
+
+
+def regenerate(text: str, name: str = "README.md") -> str:
     def block(m: re.Match) -> str:
-        body = render(m["args"]) if m["kind"] == "results" else budget(m["args"])
+        try:
+            body = render(m["args"]) if m["kind"] == "results" else budget(m["args"])
+        except (OSError, ValueError, KeyError) as err:
+            line = text.count("\n", 0, m.start()) + 1
+            raise TableError(f"{name}:{line}: {m['kind']} marker: {err}") from None
         return m.group(1) + body + f"<!-- /{m['kind']} -->"
 
     return BLOCK.sub(block, text)
@@ -111,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if a table is out of date")
     args = parser.parse_args(argv)
     old = args.readme.read_text()
-    new = regenerate(old)
+    try:
+        new = regenerate(old, str(args.readme))
+    except TableError as err:
+        print(err, file=sys.stderr)
+        return 2
     if args.check:
         if new != old:
             print(f"{args.readme}: result tables are stale; run python {sys.argv[0]}")

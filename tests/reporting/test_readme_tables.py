@@ -53,3 +53,16 @@ def test_a_table_holds_the_mean_interval_and_paired_difference_of_its_rows(tmp_p
     assert lines[5].startswith("| bcl | 5 | **0.0748")
     assert lines[5].endswith(f"| {expected} |")
     assert script.main(["--readme", str(readme), "--check"]) == 0
+
+
+def test_a_marker_naming_a_missing_file_is_one_line_with_its_line_number(tmp_path, capsys):
+    script = load_script()
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "x\n\n<!-- results: results/fair/nope.json baseline=sl -->\n<!-- /results -->\n"
+    )
+    assert script.main(["--readme", str(readme)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{readme}:3: results marker: ") and "nope.json" in err
+    assert "\n" not in err and "Traceback" not in err
+    assert readme.read_text().count("<!--") == 2  # nothing written

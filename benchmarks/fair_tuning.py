@@ -29,9 +29,12 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
+
+from bcl_rec.config import apply_overrides
+from bcl_rec.training.sweep import grid_cells, parse_grid
 
 ROOT = Path(__file__).resolve().parent.parent
 CELLS = 4
@@ -49,22 +52,33 @@ SL_RECIPE = [
     "train.weight_decay=0",
 ]
 
-# loss -> (base config stem, fixed overrides, grid of CELLS cells over the loss's own parameters)
-MF_LOSSES: dict[str, tuple[str, list[str], list[str]]] = {
-    "sl": ("mf-sl", SL_RECIPE, ["loss.temperature=0.1,0.15,0.2,0.25"]),
-    "bcl": (
+
+class LossPlan(NamedTuple):
+    """A loss in a plan: its base config, the overrides fixing the plan's recipe, and the
+    ``--grid`` options of its CELLS tuning cells (empty: a fixed config, tested on all seeds)."""
+
+    stem: str
+    fixed: list[str]
+    grid: list[str]
+
+
+MF_LOSSES: dict[str, LossPlan] = {
+    "sl": LossPlan("mf-sl", SL_RECIPE, ["loss.temperature=0.1,0.15,0.2,0.25"]),
+    "bcl": LossPlan(
         "mf-bcl-nce-cosine",
         SL_RECIPE + ["loss.temperature=0.15", "loss.beta=0.5", "loss.ecdf=mid"],
         ["loss.alpha=0.7,0.9", "loss.tau_plus=0.05,0.15"],
     ),
-    "bpr": ("mf-bpr", [], ["train.lr=0.001,0.002", "train.weight_decay=0,1e-5"]),
-    "bsl": ("mf-bsl", SL_RECIPE + ["loss.temperature=0.15"], ["loss.bsl_gamma=0.7,0.8,0.9,1.1"]),
-    "psl": (
+    "bpr": LossPlan("mf-bpr", [], ["train.lr=0.001,0.002", "train.weight_decay=0,1e-5"]),
+    "bsl": LossPlan(
+        "mf-bsl", SL_RECIPE + ["loss.temperature=0.15"], ["loss.bsl_gamma=0.7,0.8,0.9,1.1"]
+    ),
+    "psl": LossPlan(
         "mf-psl",
         SL_RECIPE + ["loss.psl_activation=tanh"],
         ["loss.psl_temperature=0.05,0.075,0.1,0.125"],
     ),
-    "hcl": (
+    "hcl": LossPlan(
         "mf-hcl",
         SL_RECIPE + ["loss.temperature=0.15", "loss.tau_plus=0.05"],
         ["loss.hcl_beta=0.25,0.5,1.0,2.0"],
@@ -73,22 +87,22 @@ MF_LOSSES: dict[str, tuple[str, list[str], list[str]]] = {
 
 # LightGCN on the cheap recipe of the shipped LightGCN configs: dot scores, 10 unlabeled items per
 # positive, batch 2048, lr 0.002; patience 20 (these runs peak late, after 60-120 epochs)
-LIGHTGCN_LOSSES: dict[str, tuple[str, list[str], list[str]]] = {
-    "ssm": ("lightgcn-ssm", [], ["loss.temperature=0.4,0.6,0.8,1.0"]),
-    "bcl": (
+LIGHTGCN_LOSSES: dict[str, LossPlan] = {
+    "ssm": LossPlan("lightgcn-ssm", [], ["loss.temperature=0.4,0.6,0.8,1.0"]),
+    "bcl": LossPlan(
         "lightgcn-bcl-nce",
         ["loss.beta=1.0", "loss.tau_plus=0.05", "loss.ecdf=mid"],
         ["loss.temperature=0.6,1.0", "loss.alpha=0.7,0.9"],
     ),
-    "hcl": ("lightgcn-hcl", [], ["loss.hcl_beta=0.25,0.5,1.0,2.0"]),
-    "bpr": ("lightgcn-bpr", [], ["train.lr=0.002,0.005", "train.weight_decay=0,1e-5"]),
+    "hcl": LossPlan("lightgcn-hcl", [], ["loss.hcl_beta=0.25,0.5,1.0,2.0"]),
+    "bpr": LossPlan("lightgcn-bpr", [], ["train.lr=0.002,0.005", "train.weight_decay=0,1e-5"]),
 }
 
 # the Yelp sample: SL on cosine scores against BPR, untuned (the ML-100K-tuned recipe carried
 # over: compute allowed no tuning cells on this log), seeds 1-5
-YELP_LOSSES: dict[str, tuple[str, list[str], list[str]]] = {
-    "bpr": ("mf-bpr", [], []),
-    "sl": ("mf-sl", [], []),
+YELP_LOSSES: dict[str, LossPlan] = {
+    "bpr": LossPlan("mf-bpr", [], []),
+    "sl": LossPlan("mf-sl", [], []),
 }
 
 PLANS: dict[str, dict[str, Any]] = {
@@ -113,42 +127,50 @@ def run(cmd: list[str], log: Path) -> None:
         raise SystemExit(f"fair_tuning: {' '.join(cmd)} failed ({done.returncode}); see {log}")
 
 
+def recipe(plan: dict[str, Any], loss: str) -> list[str]:
+    """The overrides every run of ``loss`` in ``plan`` shares (its tuning cells and seeds)."""
+    return COMMON + plan["set"] + plan["losses"][loss].fixed
+
+
 def sweep_cmd(plan: dict[str, Any], loss: str, extra: list[str], out: Path) -> list[str]:
-    stem, fixed, grid = plan["losses"][loss]
+    stem = plan["losses"][loss].stem
     cmd = [sys.executable, "-m", "bcl_rec", "sweep", f"{plan['configs']}/{stem}.yaml"]
-    for item in COMMON + plan["set"] + fixed:
+    for item in recipe(plan, loss):
         cmd += ["--set", item]
     return cmd + extra + ["--out", str(out)]
 
 
 def tune(plan: dict[str, Any], loss: str, out: Path) -> None:
-    if not plan["losses"][loss][2]:
+    grid = plan["losses"][loss].grid
+    if not grid:
         return  # a fixed config: nothing to tune
-    grid = [a for g in plan["losses"][loss][2] for a in ("--grid", g)]
-    cells = 1
-    for g in plan["losses"][loss][2]:
-        cells *= len(g.partition("=")[2].split(","))
+    cells = len(grid_cells(parse_grid(grid)))
     assert cells == CELLS, f"{loss}: {cells} cells, the budget is {CELLS}"
-    extra = grid + ["--set", f"train.seed={TUNE_SEED}"]
+    extra = [a for g in grid for a in ("--grid", g)] + ["--set", f"train.seed={TUNE_SEED}"]
     run(sweep_cmd(plan, loss, extra, out / loss / "tune"), out / loss / "log.txt")
 
 
-def pick(out: Path, loss: str) -> dict[str, Any]:
-    """The tuning cell with the best validation metric (ties: the earlier cell)."""
+def tuning_summary(out: Path, loss: str) -> dict[str, Any]:
+    """The tuning sweep's ``summary.json``, its runs best validation metric first."""
     summary = json.loads((out / loss / "tune" / "summary.json").read_text())
     if summary["finished"] != summary["cells"]:
         raise SystemExit(
             f"fair_tuning: {loss}: {summary['finished']}/{summary['cells']} cells done"
         )
-    return summary["runs"][0]
+    return summary
+
+
+def pick(out: Path, loss: str) -> dict[str, Any]:
+    """The tuning cell with the best validation metric (ties: the earlier cell)."""
+    return tuning_summary(out, loss)["runs"][0]
 
 
 def test(plan: dict[str, Any], loss: str, out: Path) -> None:
-    best = pick(out, loss) if plan["losses"][loss][2] else {"params": {}}
+    tuned = bool(plan["losses"][loss].grid)
     extra = []
-    for key, value in best["params"].items():
+    for key, value in (pick(out, loss)["params"] if tuned else {}).items():
         extra += ["--set", f"{key}={json.dumps(value)}"]
-    seeds = TEST_SEEDS if plan["losses"][loss][2] else (TUNE_SEED, *TEST_SEEDS)
+    seeds = TEST_SEEDS if tuned else (TUNE_SEED, *TEST_SEEDS)
     extra += ["--seeds", ",".join(map(str, seeds))]
     run(sweep_cmd(plan, loss, extra, out / loss / "test"), out / loss / "log.txt")
 
@@ -177,14 +199,14 @@ def seed_rows(label: str, folder: Path, params: dict[str, Any]) -> list[dict[str
 def collect(name: str, losses: list[str], out: Path, plan: dict[str, Any]) -> None:
     rows, tuning = [], []
     for loss in losses:
-        if not plan["losses"][loss][2]:  # no grid: a fixed config over all the seeds
+        if not plan["losses"][loss].grid:  # a fixed config over all the seeds
             rows += seed_rows(loss, out / loss / "test", {})
             continue
-        summary = json.loads((out / loss / "tune" / "summary.json").read_text())
+        summary = tuning_summary(out, loss)
         for run_ in summary["runs"]:
             row = _row(loss, out / loss / "tune" / run_["folder"], run_["seed"], run_["params"])
             tuning.append(row)
-        best = pick(out, loss)
+        best = summary["runs"][0]
         rows.append(_row(loss, out / loss / "tune" / best["folder"], TUNE_SEED, best["params"]))
         rows += seed_rows(loss, out / loss / "test", best["params"])
     dest = ROOT / "results" / "fair"
@@ -199,15 +221,11 @@ def collect(name: str, losses: list[str], out: Path, plan: dict[str, Any]) -> No
 def write_config(name: str, plan: dict[str, Any], loss: str, out: Path) -> Path:
     """``configs/<dataset>/tuned/<stem>.yaml``: the base config with the plan's recipe and the
     loss's pick applied, headed by the protocol that chose it."""
-    stem, fixed, _ = plan["losses"][loss]
-    base = ROOT / plan["configs"] / f"{stem}.yaml"
-    config = yaml.safe_load(base.read_text())
+    stem = plan["losses"][loss].stem
+    base = yaml.safe_load((ROOT / plan["configs"] / f"{stem}.yaml").read_text())
     best = pick(out, loss)
     picked = [f"{k}={json.dumps(v)}" for k, v in best["params"].items()]
-    for item in COMMON + plan["set"] + fixed + picked:
-        key, _, text = item.partition("=")
-        section, _, field = key.partition(".")
-        config[section][field] = yaml.safe_load(text)
+    config = apply_overrides(base, recipe(plan, loss) + picked)
     header = (
         f"# {stem} as chosen by the equal-budget protocol (benchmarks/fair_tuning.py {name}):\n"
         f"# {CELLS} cells over {', '.join(best['params'])}, trained with seed {TUNE_SEED}, this\n"

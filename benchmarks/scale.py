@@ -1,7 +1,8 @@
 """How bcl-rec's costs grow with the log: seeded power-law logs of 1M, 5M and 25M interactions.
 
     python benchmarks/scale.py [--sizes 1M,5M,25M] [--threads N] [--lightgcn-steps S]
-        [--mf-steps S] [--breakdown-steps S] [--json FILE] [--plot FILE]
+        [--mf-steps S] [--sparse-steps S] [--breakdown-steps S] [--tasks T,...] [--json FILE]
+        [--plot FILE]
 
 For each size, a seeded synthetic log (``synthetic_log``: user activity and item popularity
 both power-law, catalogue sizes of ``SIZES``; 25M is MovieLens-25M's 162K users x 59K items) is
@@ -11,13 +12,15 @@ rise of the resident set's high-water mark):
 - ``prepare``: raw log -> :class:`Interactions` -> leave-one-out :class:`Split`;
 - ``mf-bcl-epoch`` / ``lightgcn-bcl-epoch``: :meth:`Trainer.train_epoch` (B = 1024, N = 10,
   dim 64, Adam); ``mf-bcl-sparse-adam-epoch``: the same MF epoch with
-  ``train.optimizer=sparse_adam``; ``--mf-steps``/``--lightgcn-steps`` time only the first S
-  steps of the epoch and scale to the whole epoch (the row says so);
+  ``train.optimizer=sparse_adam``; ``--mf-steps``/``--sparse-steps``/``--lightgcn-steps`` time
+  only the first S steps of the epoch and scale to the whole epoch (the row says so);
 - ``eval-all-users``: the test evaluation of every user (train + valid excluded), with
   ``eval.max_memory_mb``'s default budget;
 - ``breakdown-adam`` / ``breakdown-sparse_adam``: S steps of the MF + BCL step cut into
   sampling, forward + backward, and the optimiser step, on this log and on MovieLens-100K, to
-  show where pairs per second go.
+  show where pairs per second go;
+- ``pairs_ratio``: MovieLens-100K's pairs per second (a whole MF + BCL epoch, timed first in
+  the same run) over each MF epoch's, for each optimiser (the target is <= 1.5).
 
 The log-log plot of seconds against interactions and the growth exponent (least-squares slope
 of log seconds on log interactions) come from the same run.
@@ -52,24 +55,72 @@ from bcl_rec.training.trainer import Trainer
 SIZES = {"1M": (1_000_000, 40_000, 15_000), "5M": (5_000_000, 100_000, 30_000),
          "25M": (25_000_000, 162_000, 59_000)}
 USER_EXPONENT, ITEM_EXPONENT = 1.0, 0.9  # Zipf exponents of user activity and item popularity
+MIN_DEGREE = 3  # every user keeps a train, a validation and a test item
+MAX_DEGREE_SHARE = 0.1  # no user holds more than this share of the catalogue
+POPULARITY_ROUNDS = 8  # draw rounds by popularity before the shortfall is filled uniformly
+
+
+def user_degrees(n: int, n_users: int, n_items: int) -> np.ndarray:
+    """Distinct items per user, summing to ``n``: proportional to ``rank^-USER_EXPONENT``, clipped
+    to ``[MIN_DEGREE, MAX_DEGREE_SHARE * n_items]`` (the scale found by bisection so the clipped
+    degrees sum to ``n``), rounded by largest remainder.
+
+    Clipping is what makes a power law a log: unclipped, the top user of 25M interactions over
+    162K users would need 2M distinct items of a 59K catalogue."""
+    cap = max(MIN_DEGREE, int(MAX_DEGREE_SHARE * n_items))
+    if not MIN_DEGREE * n_users <= n <= cap * n_users:
+        raise ValueError(
+            f"{n} interactions do not fit {n_users} users of {MIN_DEGREE}..{cap} items"
+        )
+    weight = np.arange(1, n_users + 1, dtype=np.float64) ** -USER_EXPONENT
+    lo, hi = 0.0, n / weight[-1]
+    for _ in range(200):  # bisection on the scale: the clipped sum is monotone in it
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.clip(mid * weight, MIN_DEGREE, cap).sum() < n else (lo, mid)
+    exact = np.clip(hi * weight, MIN_DEGREE, cap)
+    degrees = np.floor(exact).astype(np.int64)
+    short = n - int(degrees.sum())  # 0 <= short < n_users: hand out by largest remainder
+    remainder = np.where(degrees < cap, exact - degrees, -1.0)
+    degrees[np.argsort(-remainder, kind="stable")[:short]] += 1
+    return degrees
+
+
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting (numpy 2's hash-based unique is ~10x slower on these keys)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
 
 
 def synthetic_log(n: int, n_users: int, n_items: int, seed: int = 0) -> pd.DataFrame:
-    """``n`` distinct (user, item, timestamp) rows: user u drawn with weight (u+1)^-a and item
-    i with weight (i+1)^-b (ids shuffled), duplicates dropped, every user given 3 items first."""
+    """``n`` distinct (user, item, timestamp) rows with power-law user activity
+    (:func:`user_degrees`) and item popularity (item i drawn with weight ``(i+1)^-b``); user and
+    item ids are shuffled.
+
+    Each round draws every user's shortfall, 25% over, from the popularity law, drops pairs
+    already held, and keeps a random subset up to the user's degree; after
+    ``POPULARITY_ROUNDS`` rounds the rest is drawn uniformly, so heavy users terminate."""
     rng = np.random.default_rng(seed)
-    user_w = np.arange(1, n_users + 1, dtype=np.float64) ** -USER_EXPONENT
-    item_w = np.arange(1, n_items + 1, dtype=np.float64) ** -ITEM_EXPONENT
+    degrees = user_degrees(n, n_users, n_items)
+    item_p = np.arange(1, n_items + 1, dtype=np.float64) ** -ITEM_EXPONENT
+    item_p /= item_p.sum()
+    keys = np.empty(0, dtype=np.int64)  # user * n_items + item, sorted
+    held = np.zeros(n_users, dtype=np.int64)
+    for round_ in range(10_000):
+        need = degrees - held
+        if not need.any():
+            break
+        users = np.repeat(np.arange(n_users, dtype=np.int64), need + (need + 3) // 4)
+        p = item_p if round_ < POPULARITY_ROUNDS else None
+        drawn = sorted_unique(users * n_items + rng.choice(n_items, len(users), p=p))
+        drawn = rng.permutation(drawn[~np.isin(drawn, keys, assume_unique=True, kind="sort")])
+        drawn = drawn[np.argsort(drawn // n_items, kind="stable")]  # by user, random within
+        owner = drawn // n_items
+        rank = np.arange(len(drawn)) - np.searchsorted(owner, owner)  # position within its user
+        drawn = drawn[rank < need[owner]]
+        keys = sorted_unique(np.concatenate([keys, drawn]))
+        held += np.bincount(drawn // n_items, minlength=n_users)
     user_perm, item_perm = rng.permutation(n_users), rng.permutation(n_items)
-    keys = np.empty(0, dtype=np.int64)
-    base = np.repeat(np.arange(n_users, dtype=np.int64), 3)  # at least 3 draws per user
-    while len(keys) < n:
-        draw = int((n - len(keys)) * 1.2) + 1000
-        users = np.concatenate([base, rng.choice(n_users, draw, p=user_w / user_w.sum())])
-        items = rng.choice(n_items, len(users), p=item_w / item_w.sum())
-        keys = np.unique(np.concatenate([keys, users * n_items + items]))
-        base = base[:0]
-    keys = rng.permutation(keys)[:n]
+    keys = rng.permutation(keys)
     return pd.DataFrame({
         "user": user_perm[keys // n_items],
         "item": item_perm[keys % n_items],
@@ -160,6 +211,8 @@ def run_size(name: str, args: argparse.Namespace) -> dict:
             row[f"breakdown-{optimizer}"] = breakdown(trainer, args.breakdown_steps)
             print(name, optimizer, "breakdown", row[f"breakdown-{optimizer}"], flush=True)
         del trainer
+    if "eval-all-users" not in args.tasks:
+        return row
     exclude = (split.train + split.valid).tocsr()
     exclude.data[:] = 1.0
     budget = load_config(None, []).eval.max_memory_mb
@@ -176,15 +229,23 @@ def run_size(name: str, args: argparse.Namespace) -> dict:
     return row
 
 
-def small_log_breakdown(steps: int) -> dict[str, dict[str, float]]:
+def small_log(steps: int) -> dict[str, dict[str, float]]:
+    """MovieLens-100K, the small log of the throughput target: a whole MF + BCL epoch with each
+    optimiser (pairs per second, the reference of ``pairs_ratio``) and its step breakdown."""
     from bcl_rec.data.load import load_split
 
     split = load_split(load_config(None, []).data, None)
     out = {}
     for optimizer in ("adam", "sparse_adam"):
         trainer = make_trainer(split, "mf", optimizer)
-        breakdown(trainer, 5)  # warm-up
-        out[optimizer] = breakdown(trainer, steps)
+        epoch(trainer, None)  # warm-up
+        t0 = time.perf_counter()
+        epoch(trainer, None)
+        seconds = time.perf_counter() - t0
+        out[optimizer] = {"epoch_seconds": seconds,
+                          "pairs_per_second": trainer.pair_users.shape[0] / seconds}
+        if steps:
+            out[optimizer]["breakdown"] = breakdown(trainer, steps)
     return out
 
 
@@ -199,9 +260,10 @@ TASKS = ("prepare", "mf-bcl-epoch", "mf-bcl-sparse-adam-epoch", "lightgcn-bcl-ep
 
 def timed_runs(args: argparse.Namespace) -> list[tuple[str, str, str, int | None]]:
     """(task, model, train.optimizer, steps timed) of each timed epoch."""
-    return [("mf-bcl-epoch", "mf", "adam", args.mf_steps),
-            ("mf-bcl-sparse-adam-epoch", "mf", "sparse_adam", args.mf_steps),
+    runs = [("mf-bcl-epoch", "mf", "adam", args.mf_steps),
+            ("mf-bcl-sparse-adam-epoch", "mf", "sparse_adam", args.sparse_steps),
             ("lightgcn-bcl-epoch", "lightgcn", "adam", args.lightgcn_steps)]
+    return [run for run in runs if run[0] in args.tasks]
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -212,7 +274,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     sizes = [r["interactions"] for r in rows]
-    for task in TASKS:
+    for task in (t for t in TASKS if t in rows[0]):
         secs = [r[task]["seconds"] for r in rows]
         label = task if len(rows) < 2 else f"{task} (slope {exponent(sizes, secs):.2f})"
         ax.loglog(sizes, secs, "o-", label=label)
@@ -230,25 +292,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1M,5M", help="comma list of 1M, 5M, 25M")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--mf-steps", type=int, default=None, help="default: whole epochs")
+    parser.add_argument("--sparse-steps", type=int, default=None,
+                        help="steps of the sparse_adam epoch timed (default: the whole epoch)")
     parser.add_argument("--lightgcn-steps", type=int, default=20)
     parser.add_argument("--breakdown-steps", type=int, default=300)
+    parser.add_argument("--tasks", default=",".join(TASKS[1:]),
+                        help=f"comma list of {', '.join(TASKS[1:])} (prepare always runs)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sizes = args.sizes.split(",")
+    args.tasks = ["prepare", *args.tasks.split(",")]
+    wrong = [t for t in args.tasks if t not in TASKS]
+    if wrong:
+        parser.error(f"--tasks: unknown {wrong}; choose from {list(TASKS[1:])}")
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
         parser.error(f"--sizes: unknown {unknown}; choose from {list(SIZES)}")
     result = {"threads": args.threads, "cpu_count": os.cpu_count(), "torch": torch.__version__}
-    if args.breakdown_steps:
-        result["ml-100k-breakdown"] = small_log_breakdown(args.breakdown_steps)
-        print("ml-100k breakdown", result["ml-100k-breakdown"], flush=True)
+    mf_tasks = [t for t in ("mf-bcl-epoch", "mf-bcl-sparse-adam-epoch") if t in args.tasks]
+    if mf_tasks:
+        result["ml-100k"] = small_log(args.breakdown_steps)
+        print("ml-100k", result["ml-100k"], flush=True)
     rows = [run_size(s, args) for s in sizes]
+    # the throughput target: MovieLens-100K's pairs/s over this log's, <= 1.5
+    for row in rows if mf_tasks else []:
+        row["pairs_ratio"] = {
+            f"{task} vs ml-100k {opt}": result["ml-100k"][opt]["pairs_per_second"]
+            / row[task]["pairs_per_second"]
+            for task in mf_tasks
+            for opt in ("adam", "sparse_adam")
+        }
+        print(row["size"], "pairs ratio", row["pairs_ratio"], flush=True)
     result["rows"] = rows
     if len(rows) >= 2:
         ns = [r["interactions"] for r in rows]
-        result["exponents"] = {t: exponent(ns, [r[t]["seconds"] for r in rows]) for t in TASKS}
+        result["exponents"] = {t: exponent(ns, [r[t]["seconds"] for r in rows])
+                               for t in TASKS if t in args.tasks}
         print("exponents", result["exponents"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -67,3 +67,41 @@ def test_sparse_adam_trains_mf_and_is_rejected_for_lightgcn():
         train_run(load_config(None, [*sets, "model.name=lightgcn"]), split=_split())
     assert str(err.value) == ("train.optimizer: sparse_adam needs model.name=mf "
                               "(LightGCN's propagation gives every row a gradient)")
+
+
+def _sparse_step(table, optimizer, index, weight):
+    table.grad = None
+    (torch.nn.functional.embedding(index, table, sparse=True) * weight).sum().backward()
+    optimizer.step()
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+def test_row_sparse_adam_is_torch_sparse_adam(repeats):
+    """RowSparseAdam against torch.optim.SparseAdam, the reference: bit for bit when a batch
+    names each row once (same operations in the same order), and to rounding when rows repeat
+    (only the order of summing a row's repeated gradients differs)."""
+    from bcl_rec.training.optim import RowSparseAdam
+
+    gen = torch.Generator().manual_seed(3)
+    reference = torch.randn(50, 4, generator=gen, dtype=torch.float64).requires_grad_()
+    ours = reference.detach().clone().requires_grad_()
+    start = reference.detach().clone()
+    ref_opt = torch.optim.SparseAdam([reference], lr=0.05)
+    our_opt = RowSparseAdam([ours], lr=0.05)
+    for _ in range(6):
+        index = (torch.randint(0, 50, (40,), generator=gen) if repeats
+                 else torch.randperm(50, generator=gen)[:20])
+        weight = torch.randn(len(index), 4, generator=gen, dtype=torch.float64)
+        _sparse_step(reference, ref_opt, index, weight)
+        _sparse_step(ours, our_opt, index, weight)
+    assert (reference.detach() != start).any(dim=1).sum() > 20  # many rows moved
+    state, ref_state = our_opt.state[ours], ref_opt.state[reference]
+    assert state["step"] == ref_state["step"] == 6
+    if repeats:
+        torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(state["exp_avg_sq"], ref_state["exp_avg_sq"],
+                                   rtol=1e-12, atol=1e-18)
+    else:
+        assert torch.equal(ours, reference)
+        assert torch.equal(state["exp_avg"], ref_state["exp_avg"])
+        assert torch.equal(state["exp_avg_sq"], ref_state["exp_avg_sq"])

@@ -2,14 +2,19 @@
 
 Dense Adam updates every row of the embedding tables every step -- rows outside the batch still
 move by their decaying moments -- so a step costs O(users + items): on a 100K x 30K log that is
-most of an MF step (docs/scale.md). ``sparse_adam`` is ``torch.optim.SparseAdam``: the tables get
-sparse gradients holding the batch's rows only, and only those rows' moments and weights are
-updated (lazy Adam, as TorchRec's fused optimisers do), so a step costs O(batch). It is a
-different optimiser, so results differ from ``adam``; on small catalogues it is slower.
+most of an MF step (docs/scale.md). ``sparse_adam`` is ``torch.optim.SparseAdam``'s algorithm:
+the tables get sparse gradients holding the batch's rows only, and only those rows' moments and
+weights are updated (lazy Adam, as TorchRec's fused optimisers do), so a step costs O(batch). It
+is a different optimiser, so results differ from ``adam``.
+
+:class:`RowSparseAdam` computes SparseAdam's update with row gathers instead of sparse-tensor
+algebra: one ``unique`` of the gradient's rows instead of SparseAdam's coalesce, two
+``sparse_mask`` calls and three sparse-into-dense additions.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -44,4 +49,61 @@ def build_optimizer(
     )
     for table in model.parameters():
         table.sparse_grad = True  # gather() then returns the batch's rows as a sparse gradient
-    return torch.optim.SparseAdam(list(model.parameters()), lr=cfg.lr)
+    return RowSparseAdam(list(model.parameters()), lr=cfg.lr)
+
+
+class RowSparseAdam(torch.optim.SparseAdam):
+    """``torch.optim.SparseAdam`` (same arguments, state and update) stepped row by row.
+
+    For a parameter whose sparse gradient touches rows ``r`` (repeats summed), with ``g`` their
+    gradient rows and ``t`` the step: ``m[r] += (1 - b1) (g - m[r])``,
+    ``v[r] += (1 - b2) (g^2 - v[r])``, ``p[r] -= lr sqrt(1 - b2^t) / (1 - b1^t) m[r] /
+    (sqrt(v[r]) + eps)``: the operations SparseAdam performs on the coalesced gradient, in the
+    same order, so the results differ only by the order in which repeated rows are summed.
+    """
+
+    @torch.no_grad()
+    def step(self, closure=None):  # noqa: ANN001, ANN201 -- torch.optim.Optimizer's signature
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if not param.grad.is_sparse:
+                    raise RuntimeError("RowSparseAdam steps sparse gradients only (see gather())")
+                state = self.state[param]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(param)
+                    state["exp_avg_sq"] = torch.zeros_like(param)
+                state["step"] += 1
+                rows, grad = _row_gradient(param.grad, group.get("maximize", False))
+                if rows.numel() == 0:
+                    continue
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                m = exp_avg.index_select(0, rows)
+                m.add_(grad.sub(m).mul_(1 - beta1))
+                v = exp_avg_sq.index_select(0, rows)
+                v.add_(grad.mul_(grad).sub_(v).mul_(1 - beta2))
+                exp_avg.index_copy_(0, rows, m)
+                exp_avg_sq.index_copy_(0, rows, v)
+                step = state["step"]
+                step_size = group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+                param.index_add_(0, rows, m.div_(v.sqrt_().add_(group["eps"])).mul_(-step_size))
+        return loss
+
+
+def _row_gradient(grad: torch.Tensor, maximize: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of a row-sparse gradient (ascending) and their summed gradient rows."""
+    index, values = grad._indices()[0], grad._values()
+    if maximize:
+        values = -values
+    if grad.is_coalesced():
+        return index, values.clone()
+    rows, inverse = torch.unique(index, return_inverse=True)
+    summed = values.new_zeros((rows.numel(), *values.shape[1:]))
+    return rows, summed.index_add_(0, inverse, values)

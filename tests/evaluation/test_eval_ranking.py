@@ -184,3 +184,19 @@ def test_blocks_rank_like_one_product(monkeypatch, max_held):
             ev = FullRankingEvaluator(held, excl, topk=(1, 10, 50), users_per_batch=batch)
             assert ev.plan.block_rows == rows
             assert torch.equal(ev.positions(user, item), want)
+
+
+def test_excluded_corrections_in_small_chunks_match_reference(monkeypatch):
+    """The excluded items' corrections run in CORRECTION_CHUNK pieces: chunks of 7 entries (many
+    chunk boundaries, users split across them) rank exactly as the slow reference."""
+    import bcl_rec.evaluation.ranking as ranking
+
+    monkeypatch.setattr(ranking, "CORRECTION_CHUNK", 7)
+    scores, held, excl = random_case(11, n_users=60, n_items=50, max_held=1,
+                                     integer_scores=True)
+    assert sum(map(len, excl)) > 10 * 7
+    ev = FullRankingEvaluator(as_csr(held, 60, 50), as_csr(excl, 60, 50), topk=(1, 5, 10))
+    m = FixedScores(scores)
+    got, want = ev.evaluate(m.user, m.item), reference_metrics(scores, held, excl, (1, 5, 10))
+    for name in want:
+        assert got[name] == pytest.approx(want[name], abs=1e-12), name

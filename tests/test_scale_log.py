@@ -1,0 +1,41 @@
+"""The scale benchmark's synthetic log: exact size, distinct pairs, each user's clipped degree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.evaluation.test_eval_speed_bench import load_module
+
+
+@pytest.fixture(scope="module")
+def scale():
+    return load_module("scale")
+
+
+def test_degrees_sum_to_the_size_within_the_clip_and_follow_the_power_law(scale):
+    n, n_users, n_items = 200_000, 5_000, 3_000
+    degrees = scale.user_degrees(n, n_users, n_items)
+    cap = int(scale.MAX_DEGREE_SHARE * n_items)
+    assert degrees.sum() == n
+    assert degrees.min() >= scale.MIN_DEGREE and degrees.max() == cap
+    assert (np.diff(degrees) <= 1).all()  # non-increasing in rank, up to the rounding unit
+    # unclipped users keep the law: degree ratio of ranks r and 2r is 2^exponent, up to rounding
+    r = np.flatnonzero((degrees < cap) & (degrees > 50))[0]
+    assert abs(degrees[r] / degrees[2 * r + 1] - 2**scale.USER_EXPONENT) < 0.05
+    with pytest.raises(ValueError, match="do not fit"):
+        scale.user_degrees(cap * n_users + 1, n_users, n_items)
+
+
+def test_synthetic_log_has_distinct_pairs_with_each_users_degree(scale):
+    n, n_users, n_items = 60_000, 2_000, 800
+    log = scale.synthetic_log(n, n_users, n_items, seed=3)
+    assert len(log) == n and not log.duplicated(["user", "item"]).any()
+    assert sorted(log["timestamp"]) == list(range(n))
+    counts = np.sort(log.groupby("user").size().to_numpy())[::-1]
+    assert (counts == scale.user_degrees(n, n_users, n_items)).all()  # ids are shuffled
+    assert log["item"].between(0, n_items - 1).all() and log["user"].nunique() == n_users
+    # popular items are popular: the most drawn item is held by far more users than the median
+    by_item = log.groupby("item").size()
+    assert by_item.max() > 5 * by_item.median()
+    assert log.equals(scale.synthetic_log(n, n_users, n_items, seed=3))  # seeded

@@ -117,8 +117,10 @@ def synthetic_log(n: int, n_users: int, n_items: int, seed: int = 0) -> pd.DataF
         owner = drawn // n_items
         rank = np.arange(len(drawn)) - np.searchsorted(owner, owner)  # position within its user
         drawn = drawn[rank < need[owner]]
-        keys = sorted_unique(np.concatenate([keys, drawn]))
+        keys = np.sort(np.concatenate([keys, drawn]))  # disjoint: no repeats to drop
         held += np.bincount(drawn // n_items, minlength=n_users)
+    else:
+        raise RuntimeError(f"synthetic_log: {int((degrees - held).sum())} pairs still missing")
     user_perm, item_perm = rng.permutation(n_users), rng.permutation(n_items)
     keys = rng.permutation(keys)
     return pd.DataFrame({

@@ -15,7 +15,7 @@ algebra: one ``unique`` of the gradient's rows instead of SparseAdam's coalesce,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -63,7 +63,7 @@ class RowSparseAdam(torch.optim.SparseAdam):
     """
 
     @torch.no_grad()
-    def step(self, closure=None):  # noqa: ANN001, ANN201 -- torch.optim.Optimizer's signature
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
         loss = None
         if closure is not None:
             with torch.enable_grad():

@@ -124,6 +124,7 @@ LIGHTGCN_BCL_MORE: dict[str, LossPlan] = {
 YELP_LOSSES: dict[str, LossPlan] = {
     "bpr": LossPlan("mf-bpr", [], []),
     "sl": LossPlan("mf-sl", [], []),
+    "bcl": LossPlan("mf-bcl-nce-cosine", [], []),
 }
 
 PLANS: dict[str, dict[str, Any]] = {

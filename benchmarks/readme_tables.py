@@ -60,12 +60,12 @@ def table(summary: ComparisonSummary) -> str:
 
 
 def render(args: str) -> str:
-    """The table for one marker's arguments: a result file, then ``baseline=LABEL`` and
-    ``only=A,B`` options."""
-    path, *options = args.split()
-    opts = dict(o.split("=", 1) for o in options)
+    """The table for one marker's arguments: result files (their runs pooled, so rows of two
+    files pair by seed), then ``baseline=LABEL`` and ``only=A,B`` options."""
+    paths = [ROOT / a for a in args.split() if "=" not in a]
+    opts = dict(a.split("=", 1) for a in args.split() if "=" in a)
     only = opts["only"].split(",") if "only" in opts else None
-    summary = summarise_runs([ROOT / path], baseline=opts.get("baseline"), only=only)
+    summary = summarise_runs(paths, baseline=opts.get("baseline"), only=only)
     order = only or [c.label for c in summary.configurations]
     summary.configurations.sort(key=lambda c: order.index(c.label))
     return table(summary)

@@ -1,6 +1,6 @@
 """BCL's other ideas, one validation cell each, against the equal-budget picks they extend.
 
-    python benchmarks/bcl_ideas.py [--out runs/ideas]
+    python benchmarks/bcl_ideas.py [--out runs/ideas] [--collect-only]
 
 MovieLens-100K MF on the SL recipe, seed 1. Each idea starts from a pick of
 ``benchmarks/fair_tuning.py ml-100k-mf`` (``configs/ml-100k/tuned/``) and changes one thing; it
@@ -36,6 +36,8 @@ IDEAS: dict[str, tuple[str, str, list[str]]] = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/ideas"))
+    parser.add_argument("--collect-only", action="store_true",
+                        help="write the finished ideas only; train nothing")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     picks = {r["config"]: r for r in json.loads(
@@ -43,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for idea, (base, stem, sets) in IDEAS.items():
         folder = out / idea
+        if not (folder / "metrics.json").exists() and args.collect_only:
+            print(f"{idea}: not run")
+            continue
         if not (folder / "metrics.json").exists():
             cmd = [sys.executable, "-m", "bcl_rec", "train", "--config", f"{TUNED}/{stem}.yaml",
                    "--set", f"train.seed={TUNE_SEED}", "--set", "train.progress=false",

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from fair_tuning import ROOT, TUNE_SEED, _row, run
+from fair_tuning import ROOT, TUNE_SEED, _row, picks, run
 
 TUNED = "configs/ml-100k/tuned"
 BCL_WEIGHTS = ["loss.weights=bcl", "loss.alpha=0.9", "loss.beta=0.5", "loss.tau_plus=0.05",
@@ -40,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the finished ideas only; train nothing")
     args = parser.parse_args(argv)
     out = args.out.resolve()
-    picks = {r["config"]: r for r in json.loads(
-        (ROOT / "results/fair/ml-100k-mf.json").read_text()) if r["seed"] == TUNE_SEED}
+    mf_picks = picks("ml-100k-mf")
     rows = []
     for idea, (base, stem, sets) in IDEAS.items():
         folder = out / idea
@@ -56,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                 cmd += ["--set", item]
             run(cmd, out / "log.txt")
         row = _row(idea, folder, TUNE_SEED, dict(s.split("=", 1) for s in sets))
-        row["extends"], row["pick_valid_ndcg@10"] = base, picks[base]["valid_ndcg@10"]
-        row["pick_test_ndcg@10"] = picks[base]["test_ndcg@10"]
+        row["extends"], row["pick_valid_ndcg@10"] = base, mf_picks[base]["valid_ndcg@10"]
+        row["pick_test_ndcg@10"] = mf_picks[base]["test_ndcg@10"]
         row["kept"] = row["valid_ndcg@10"] > row["pick_valid_ndcg@10"]
         rows.append(row)
         print(f"{idea}: valid {row['valid_ndcg@10']:.4f} against {base}'s pick "

@@ -86,7 +86,6 @@ MF_LOSSES: dict[str, LossPlan] = {
 }
 
 
-
 def with_negatives(losses: dict[str, LossPlan], n: int) -> dict[str, LossPlan]:
     """``losses`` with the SL recipe's 256 unlabeled items per positive replaced by ``n``."""
     old, new = "loss.num_negatives=256", f"loss.num_negatives={n}"
@@ -109,20 +108,36 @@ LIGHTGCN_LOSSES: dict[str, LossPlan] = {
     "bpr": LossPlan("lightgcn-bpr", [], ["train.lr=0.002,0.005", "train.weight_decay=0,1e-5"]),
 }
 
+
+
+def picks(name: str) -> dict[str, dict[str, Any]]:
+    """Each loss's pick in the committed ``results/fair/<name>.json``: its tuning run, the row of
+    seed TUNE_SEED (``collect`` writes it first)."""
+    rows = json.loads((ROOT / "results" / "fair" / f"{name}.json").read_text())
+    return {r["config"]: r for r in rows if r["seed"] == TUNE_SEED}
+
+
+def as_overrides(params: dict[str, Any]) -> list[str]:
+    """A pick's parameters as ``--set`` items."""
+    return [f"{key}={json.dumps(value)}" for key, value in params.items()]
+
+
 # beyond the equal budget: 4 more cells for BCL around its LightGCN pick (learning rate, unlabeled
 # items per positive), then HCL and sampled softmax given BCL's winning cell (N = 50, lr 0.002) on
 # their own picks, untuned, so that the gain of more negatives is not credited to BCL alone
+LIGHTGCN_PICKS = picks("ml-100k-lightgcn")
+WINNING_CELL = ["loss.num_negatives=50", "train.lr=0.002"]
 LIGHTGCN_MORE: dict[str, LossPlan] = {
     "bcl-more": LossPlan(
         "lightgcn-bcl-nce",
-        LIGHTGCN_LOSSES["bcl"].fixed + ["loss.temperature=0.6", "loss.alpha=0.9"],
+        LIGHTGCN_LOSSES["bcl"].fixed + as_overrides(LIGHTGCN_PICKS["bcl"]["params"]),
         ["train.lr=0.002,0.005", "loss.num_negatives=10,50"],
     ),
     "hcl-more": LossPlan(
-        "lightgcn-hcl", ["loss.hcl_beta=1.0", "loss.num_negatives=50", "train.lr=0.002"], []
+        "lightgcn-hcl", as_overrides(LIGHTGCN_PICKS["hcl"]["params"]) + WINNING_CELL, []
     ),
     "ssm-more": LossPlan(
-        "lightgcn-ssm", ["loss.temperature=0.6", "loss.num_negatives=50", "train.lr=0.002"], []
+        "lightgcn-ssm", as_overrides(LIGHTGCN_PICKS["ssm"]["params"]) + WINNING_CELL, []
     ),
 }
 
@@ -208,9 +223,8 @@ def pick(out: Path, loss: str) -> dict[str, Any]:
 
 def test(plan: dict[str, Any], loss: str, out: Path) -> None:
     tuned = bool(plan["losses"][loss].grid)
-    extra = []
-    for key, value in (pick(out, loss)["params"] if tuned else {}).items():
-        extra += ["--set", f"{key}={json.dumps(value)}"]
+    picked = as_overrides(pick(out, loss)["params"]) if tuned else []
+    extra = [a for item in picked for a in ("--set", item)]
     seeds = TEST_SEEDS if tuned else (TUNE_SEED, *TEST_SEEDS)
     extra += ["--seeds", ",".join(map(str, seeds))]
     run(sweep_cmd(plan, loss, extra, out / loss / "test"), out / loss / "log.txt")
@@ -265,7 +279,7 @@ def write_config(name: str, plan: dict[str, Any], loss: str, out: Path) -> Path:
     stem = plan["losses"][loss].stem
     base = yaml.safe_load((ROOT / plan["configs"] / f"{stem}.yaml").read_text())
     best = pick(out, loss)
-    picked = [f"{k}={json.dumps(v)}" for k, v in best["params"].items()]
+    picked = as_overrides(best["params"])
     config = apply_overrides(base, recipe(plan, loss) + picked)
     header = (
         f"# {stem} as chosen by the equal-budget protocol (benchmarks/fair_tuning.py {name}):\n"

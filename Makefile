@@ -18,5 +18,5 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev,recbole,plots,tensorboard]"
+	$(PY) -m pip install -q -e ".[dev,recbole,plots,tensorboard,fast]"
 	touch $(STAMP)

@@ -10,7 +10,10 @@ from scipy import stats
 
 from bcl_rec.data.errors import DataError
 from bcl_rec.data.split import to_csr
+from bcl_rec.training import row_kernels
 from bcl_rec.training.sampler import UnlabeledSampler
+
+needs_numba = pytest.mark.skipif(not row_kernels.AVAILABLE, reason="numba not installed")
 
 
 def random_csr(n_users, n_items, density, seed):
@@ -22,15 +25,17 @@ def random_csr(n_users, n_items, density, seed):
     return to_csr(u, i, n_users, n_items)
 
 
-TABLE_MB = [64.0, 0.0]  # the tabulated path and the binary-search path
+# (table_mb, kernels): the tabulated path, the torch binary search, the compiled search
+PATHS = [(64.0, False), (0.0, False), pytest.param(0.0, True, marks=needs_numba)]
 
 
-@pytest.mark.parametrize("table_mb", TABLE_MB)
+@pytest.mark.parametrize(("table_mb", "kernels"), PATHS)
 @pytest.mark.parametrize("density", [0.02, 0.5, 0.95])
-def test_never_returns_a_positive(density, table_mb):
+def test_never_returns_a_positive(density, table_mb, kernels):
     train = random_csr(50, 200, density, seed=1)
-    sampler = UnlabeledSampler(train, table_mb=table_mb)
+    sampler = UnlabeledSampler(train, table_mb=table_mb, kernels=kernels)
     assert (sampler._table is None) == (table_mb == 0)
+    assert (sampler._keys is None) == (table_mb > 0 or kernels)
     gen = torch.Generator().manual_seed(0)
     users = torch.arange(50).repeat(40)
     neg = sampler.unlabeled(users, 25, gen)
@@ -40,10 +45,10 @@ def test_never_returns_a_positive(density, table_mb):
     assert not dense[users.numpy()[:, None], neg.numpy()].any()
 
 
-@pytest.mark.parametrize("table_mb", TABLE_MB)
-def test_uniform_over_unlabeled_chi_square(table_mb):
+@pytest.mark.parametrize(("table_mb", "kernels"), PATHS)
+def test_uniform_over_unlabeled_chi_square(table_mb, kernels):
     train = random_csr(3, 60, 0.4, seed=2)
-    sampler = UnlabeledSampler(train, table_mb=table_mb)
+    sampler = UnlabeledSampler(train, table_mb=table_mb, kernels=kernels)
     gen = torch.Generator().manual_seed(123)
     for user in range(3):
         draws = sampler.unlabeled(torch.full((4000,), user), 10, gen).numpy().ravel()
@@ -94,7 +99,7 @@ def test_table_and_search_draw_the_same_items(n_items):
     """The table is only a faster lookup: the same draws map to the same items, so switching
     paths (catalogue size, ``table_mb``) never changes a seeded run."""
     train = random_csr(40, n_items, 0.3 if n_items < 1000 else 0.002, seed=5)
-    table, search = UnlabeledSampler(train), UnlabeledSampler(train, table_mb=0)
+    table, search = UnlabeledSampler(train), UnlabeledSampler(train, table_mb=0, kernels=False)
     assert table._table is not None and search._table is None
     users = torch.randint(0, 40, (500,), generator=torch.Generator().manual_seed(1))
     a = table.unlabeled(users, 9, torch.Generator().manual_seed(3))
@@ -103,7 +108,64 @@ def test_table_and_search_draw_the_same_items(n_items):
     assert torch.equal(a, b)
 
 
+@needs_numba
+@pytest.mark.parametrize("n_items", [2, 300, 40_000])
+def test_compiled_search_draws_the_torch_search_items(n_items):
+    """The compiled per-user search is the torch search's map from draws to items, including
+    users with no train positive, one unlabeled item, and ranks at both ends."""
+    train = random_csr(40, n_items, 0.3 if n_items < 1000 else 0.002, seed=8).tolil()
+    train[3, :] = 0  # no train positive: the r-th unlabeled item is r
+    train[4, 1:] = 1  # one unlabeled item (0)
+    train = sp.csr_matrix(train)
+    train.eliminate_zeros()
+    torch_search = UnlabeledSampler(train, table_mb=0, kernels=False)
+    compiled = UnlabeledSampler(train, table_mb=0, kernels=True)
+    assert compiled.kernels and compiled._keys is None
+    users = torch.randint(0, 40, (600,), generator=torch.Generator().manual_seed(1))
+    users[:4] = torch.tensor([3, 3, 4, 4])
+    uniform = torch.rand(600, 11, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    uniform[:, 0], uniform[:, 1] = 0.0, 1.0 - 2**-53  # the first and the last unlabeled item
+    expected = torch_search.unlabeled_at(users, uniform)
+    got = compiled.unlabeled_at(users, uniform)
+    assert got.dtype == torch.int64
+    assert torch.equal(got, expected)
+    assert got[0, 0] == 0 and got[0, 1] == n_items - 1 and (got[2:4] == 0).all()
+
+
 def test_table_respects_its_budget():
     train = random_csr(100, 1000, 0.1, seed=6)
     assert UnlabeledSampler(train, table_mb=0.05)._table is None  # ~180 KB needed
     assert UnlabeledSampler(train, table_mb=1.0)._table is not None
+
+
+@needs_numba
+def test_compiled_search_at_every_degree_around_the_coarse_stride():
+    """Users with 0..41 positives (below, at and across multiples of the coarse index's stride),
+    positives clustered at the start, the end or spread: every rank of every user maps to the
+    torch search's item."""
+    rng = np.random.default_rng(4)
+    rows, cols = [], []
+    for user in range(42):
+        layout = user % 3
+        if layout == 0:
+            items = np.arange(user)
+        elif layout == 1:
+            items = np.arange(60 - user, 60)
+        else:
+            items = np.sort(rng.choice(60, user, replace=False))
+        rows += [user] * user
+        cols += items.tolist()
+    train = to_csr(np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), 42, 60)
+    free = 60 - np.diff(train.indptr)
+    users = np.repeat(np.arange(42), free)
+    rank = np.concatenate([np.arange(f) for f in free])
+    uniform = torch.as_tensor((rank + 0.5) / free[users], dtype=torch.float64).unsqueeze(1)
+    users = torch.as_tensor(users)
+    expected = UnlabeledSampler(train, table_mb=0, kernels=False).unlabeled_at(users, uniform)
+    got = UnlabeledSampler(train, table_mb=0, kernels=True).unlabeled_at(users, uniform)
+    assert torch.equal(got, expected)
+    dense = train.toarray().astype(bool)
+    assert not dense[users.numpy(), got[:, 0].numpy()].any()
+    for user in range(42):  # each user's unlabeled items, each once, in increasing order
+        mine = got[users == user, 0].numpy()
+        assert np.array_equal(mine, np.flatnonzero(~dense[user]))

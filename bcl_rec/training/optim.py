@@ -9,7 +9,10 @@ is a different optimiser, so results differ from ``adam``.
 
 :class:`RowSparseAdam` computes SparseAdam's update with row gathers instead of sparse-tensor
 algebra: one ``unique`` of the gradient's rows instead of SparseAdam's coalesce, two
-``sparse_mask`` calls and three sparse-into-dense additions.
+``sparse_mask`` calls and three sparse-into-dense additions. With numba installed, CPU tables are
+updated by the compiled :func:`~bcl_rec.training.row_kernels.row_adam` instead, which touches
+each row once: the same arithmetic in the same order (float32 weights can differ by an ulp where
+torch's vectorised ``sqrt`` is not correctly rounded; tests/test_optim.py).
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
 from bcl_rec.errors import check
 from bcl_rec.models.base import Recommender
 from bcl_rec.models.mf import MF
+from bcl_rec.training import row_kernels
 from bcl_rec.training.config import TrainConfig
 
 
@@ -60,7 +65,17 @@ class RowSparseAdam(torch.optim.SparseAdam):
     ``v[r] += (1 - b2) (g^2 - v[r])``, ``p[r] -= lr sqrt(1 - b2^t) / (1 - b1^t) m[r] /
     (sqrt(v[r]) + eps)``: the operations SparseAdam performs on the coalesced gradient, in the
     same order, so the results differ only by the order in which repeated rows are summed.
+
+    ``kernels``: step CPU tables with the compiled kernel (None: wherever numba is installed).
     """
+
+    def __init__(self, params: Iterable[nn.Parameter], *args, kernels: bool | None = None,
+                 **kwargs) -> None:
+        super().__init__(params, *args, **kwargs)
+        if kernels and not row_kernels.AVAILABLE:
+            raise ValueError("kernels=True needs numba: pip install 'bcl-rec[fast]'")
+        self.kernels = row_kernels.AVAILABLE if kernels is None else kernels
+        self._scratch: dict[nn.Parameter, _KernelScratch] = {}
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
@@ -81,6 +96,10 @@ class RowSparseAdam(torch.optim.SparseAdam):
                     state["exp_avg"] = torch.zeros_like(param)
                     state["exp_avg_sq"] = torch.zeros_like(param)
                 state["step"] += 1
+                step = state["step"]
+                step_size = group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+                if self._kernel_step(param, state, group, step_size):
+                    continue
                 rows, grad = _row_gradient(param.grad, group.get("maximize", False))
                 if rows.numel() == 0:
                     continue
@@ -91,10 +110,50 @@ class RowSparseAdam(torch.optim.SparseAdam):
                 v.add_(grad.mul_(grad).sub_(v).mul_(1 - beta2))
                 exp_avg.index_copy_(0, rows, m)
                 exp_avg_sq.index_copy_(0, rows, v)
-                step = state["step"]
-                step_size = group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
                 param.index_add_(0, rows, m.div_(v.sqrt_().add_(group["eps"])).mul_(-step_size))
         return loss
+
+    def _kernel_step(self, param: nn.Parameter, state: dict, group: dict, step_size: float) -> bool:
+        """The update by :func:`row_kernels.row_adam`; False where it does not apply."""
+        tensors = (param, state["exp_avg"], state["exp_avg_sq"])
+        if not (
+            self.kernels
+            and not group.get("maximize", False)
+            and param.device.type == "cpu"
+            and param.dtype in (torch.float32, torch.float64)
+            and all(t.is_contiguous() for t in tensors)
+        ):
+            return False
+        index = param.grad._indices()[0].contiguous().numpy()
+        values = param.grad._values().contiguous().numpy()
+        if param not in self._scratch:
+            self._scratch[param] = _KernelScratch(param.shape[0], values.dtype)
+        scratch = self._scratch[param].fit(values.shape)
+        beta1, beta2 = group["betas"]
+        scalar = values.dtype.type
+        row_kernels.row_adam(
+            index, values, *(t.detach().numpy() for t in tensors), *scratch,
+            scalar(1 - beta1), scalar(1 - beta2), scalar(group["eps"]), scalar(-step_size),
+        )
+        return True
+
+
+class _KernelScratch:
+    """:func:`row_kernels.row_adam`'s scratch for one table, kept between steps and grown as
+    batches need (allocating it every step fragmented the heap by gigabytes over an epoch)."""
+
+    def __init__(self, n_rows: int, dtype: np.dtype) -> None:
+        self.slot = np.full(n_rows, -1, dtype=np.int64)
+        self.distinct = np.empty(0, dtype=np.int64)
+        self.grad = np.empty((0, 0), dtype=dtype)
+
+    def fit(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(slot, distinct, grad)`` with room for a gradient of ``shape`` ``[entries, dim]``."""
+        if len(self.distinct) < shape[0] or self.grad.shape[1] != shape[1]:
+            rows = max(shape[0], 2 * len(self.distinct))
+            self.distinct = np.empty(rows, dtype=np.int64)
+            self.grad = np.empty((rows, shape[1]), dtype=self.grad.dtype)
+        return self.slot, self.distinct, self.grad
 
 
 def _row_gradient(grad: torch.Tensor, maximize: bool) -> tuple[torch.Tensor, torch.Tensor]:

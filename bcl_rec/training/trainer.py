@@ -134,6 +134,36 @@ class FitRecorder(Protocol):
     def epoch_done(self, state: FitState) -> None: ...
 
 
+
+class StepValues:
+    """Each trained step's loss and diagnostics in one epoch, kept to name a non-finite step.
+
+    Rows of one tensor allocated at the first step, not a tensor per step: small blocks kept
+    alive between each step's megabyte temporaries fragmented the heap, and the process grew
+    by gigabytes over a 5M-pair epoch (benchmarks/scale.py).
+    """
+
+    def __init__(self, capacity: int, device: torch.device) -> None:
+        self.capacity, self.device = capacity, device
+        self.steps = np.empty(capacity, dtype=np.int64)
+        self.values: torch.Tensor | None = None
+        self.count = 0
+
+    def add(self, step: int, values: torch.Tensor) -> None:
+        if self.values is None:
+            shape = (self.capacity, *values.shape)
+            self.values = torch.empty(shape, dtype=values.dtype, device=self.device)
+        self.values[self.count] = values
+        self.steps[self.count] = step
+        self.count += 1
+
+    def entries(self) -> list[tuple[int, torch.Tensor]]:
+        """``(step, values)`` of every step added, in order."""
+        if self.values is None:
+            return []
+        return [(int(step), self.values[i]) for i, step in enumerate(self.steps[: self.count])]
+
+
 class Trainer:
     """Trains ``model`` with ``loss_fn`` on ``split.train``; early-stops on ``split.valid``."""
 
@@ -240,14 +270,14 @@ class Trainer:
             self.generator.set_state(resume_state)
         # the loss and its diagnostics, summed in float64 on the device: one stack and one add
         # per step, no host round trip; each step's values are kept to name a non-finite one
-        seen: list[tuple[int, torch.Tensor]] = []
+        seen = StepValues(math.ceil(n_pairs / self.train_cfg.batch_size), self.device)
         for users, pos_items, neg_items, extra_items in batches:
             step = progress.steps + 1
             try:
                 out = self.update(users, pos_items, neg_items, extra_items)
             except NonFiniteScoresError as err:
                 what = f"the scores became non-finite ({err})"
-                raise self.diverged(progress, step, what, seen) from None
+                raise self.diverged(progress, step, what, seen.entries()) from None
             except _SkipStep:
                 progress.steps, progress.skipped = step, progress.skipped + 1
                 continue
@@ -256,7 +286,7 @@ class Trainer:
                 progress.names = list(out.stats)
                 progress.sums = torch.zeros(values.shape, device=self.device, dtype=torch.float64)
             progress.sums += values
-            seen.append((step, values))
+            seen.add(step, values)
             progress.steps = step
             if bar is not None and not bar.disable:
                 bar.update(users.shape[0])
@@ -268,7 +298,10 @@ class Trainer:
         if progress.sums is None:
             if progress.skipped:
                 raise self.diverged(
-                    progress, progress.steps, "every step had a non-finite loss or gradient", seen
+                    progress,
+                    progress.steps,
+                    "every step had a non-finite loss or gradient",
+                    seen.entries(),
                 )
             return {"loss": 0.0}
         sums = progress.sums
@@ -276,10 +309,11 @@ class Trainer:
             sums = mean_over_ranks(sums)
         means = (sums / (progress.steps - progress.skipped)).tolist()
         if not math.isfinite(means[0]):
-            finite = [bool(v.isfinite().all()) for _, v in seen]
-            bad = finite.index(False) if False in finite else len(seen) - 1
-            step = seen[bad][0] if seen else progress.steps
-            raise self.diverged(progress, step, "the loss became non-finite", seen[: bad + 1])
+            entries = seen.entries()
+            finite = [bool(v.isfinite().all()) for _, v in entries]
+            bad = finite.index(False) if False in finite else len(entries) - 1
+            step = entries[bad][0] if entries else progress.steps
+            raise self.diverged(progress, step, "the loss became non-finite", entries[: bad + 1])
         record = {"loss": means[0], **dict(zip(progress.names, means[1:], strict=True))}
         if self.train_cfg.on_nonfinite == "skip_step":
             record["skipped_steps"] = progress.skipped

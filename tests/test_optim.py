@@ -169,3 +169,14 @@ def test_compiled_row_adam_against_a_slow_numpy_adam():
     for got, expected in zip(ours, (param, m, v), strict=True):
         assert np.array_equal(got, expected)
     assert (slot == -1).all()
+
+
+def test_without_numba_the_torch_form_runs_and_asking_for_kernels_says_what_to_install(
+    monkeypatch,
+):
+    monkeypatch.setattr(row_kernels, "AVAILABLE", False)
+    table = torch.zeros(5, 2, requires_grad=True)
+    assert RowSparseAdam([table], lr=0.1).kernels is False
+    with pytest.raises(ValueError) as err:
+        RowSparseAdam([table], lr=0.1, kernels=True)
+    assert str(err.value) == "kernels=True needs numba: pip install 'bcl-rec[fast]'"

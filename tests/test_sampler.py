@@ -169,3 +169,18 @@ def test_compiled_search_at_every_degree_around_the_coarse_stride():
     for user in range(42):  # each user's unlabeled items, each once, in increasing order
         mine = got[users == user, 0].numpy()
         assert np.array_equal(mine, np.flatnonzero(~dense[user]))
+
+
+def test_without_numba_the_torch_search_runs_and_asking_for_kernels_says_what_to_install(
+    monkeypatch,
+):
+    monkeypatch.setattr(row_kernels, "AVAILABLE", False)
+    train = random_csr(10, 50, 0.2, seed=4)
+    sampler = UnlabeledSampler(train, table_mb=0)
+    assert sampler.kernels is False and sampler._keys is not None
+    with pytest.raises(ValueError) as err:
+        UnlabeledSampler(train, table_mb=0, kernels=True)
+    assert str(err.value) == (
+        "kernels=True needs numba (pip install 'bcl-rec[fast]'), the CPU and fewer than "
+        "2**31 items"
+    )

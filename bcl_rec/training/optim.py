@@ -11,7 +11,7 @@ is a different optimiser, so results differ from ``adam``.
 algebra: one ``unique`` of the gradient's rows instead of SparseAdam's coalesce, two
 ``sparse_mask`` calls and three sparse-into-dense additions. With numba installed, CPU tables are
 updated by the compiled :func:`~bcl_rec.training.row_kernels.row_adam` instead, which touches
-each row once: the same arithmetic in the same order (float32 weights can differ by an ulp where
+each row once: the same arithmetic in the same order (the weights can differ by an ulp where
 torch's vectorised ``sqrt`` is not correctly rounded; tests/test_optim.py).
 """
 
@@ -139,8 +139,8 @@ class RowSparseAdam(torch.optim.SparseAdam):
 
 
 class _KernelScratch:
-    """:func:`row_kernels.row_adam`'s scratch for one table, kept between steps and grown as
-    batches need (allocating it every step fragmented the heap by gigabytes over an epoch)."""
+    """:func:`row_kernels.row_adam`'s scratch for one table, kept between steps (so that a
+    step allocates nothing) and grown when a batch needs more."""
 
     def __init__(self, n_rows: int, dtype: np.dtype) -> None:
         self.slot = np.full(n_rows, -1, dtype=np.int64)

@@ -2,13 +2,13 @@
 
 On a log whose tables no longer fit the cache, an MF step is bound by random row traffic, not
 arithmetic (docs/scale.md): the row-sparse Adam update reads and writes each touched row of a
-table and of its two moments, and the unlabeled sampler binary-searches the train positives.
+table and of its two moments, and the unlabeled sampler searches the train positives.
 Written as torch operations, each of these passes over the rows several times (``unique``,
 gathers, one scatter per tensor) and waits for one cache miss after another. The kernels here
 touch each row once and ask for the rows a few steps ahead (``llvm.prefetch``), so the misses
 overlap. They do the arithmetic of the torch forms they replace, in the same order (the sampler's
-items are the same integers; Adam's float32 weights can differ by an ulp where torch's vectorised
-``sqrt`` is not correctly rounded). The torch forms stay the path when numba is not installed
+items are the same integers; Adam's weights can differ by an ulp where torch's vectorised ``sqrt``
+is not correctly rounded). The torch forms stay the path when numba is not installed
 (``pip install 'bcl-rec[fast]'``) and on CUDA.
 """
 
@@ -19,7 +19,7 @@ import importlib.util
 import numpy as np
 
 AVAILABLE = importlib.util.find_spec("numba") is not None
-PREFETCH_AHEAD = 4  # rows requested ahead of the one being updated (benchmarks/scale.py)
+PREFETCH_AHEAD = 4  # rows requested ahead of the one being worked on (2 to 16: the same speed)
 CACHE_LINE = 64  # bytes
 COARSE_STRIDE = 8  # train positives per coarse search key: a cache line of int64 positives
 
@@ -70,11 +70,10 @@ def row_adam(
 
     ``values[i]`` is the gradient of row ``index[i]``; ``param``, ``exp_avg``, ``exp_avg_sq``
     are C-contiguous ``[rows, dim]`` of ``values``' dtype and the scalars of that dtype too.
-    Scratch, reused from step to step so that a step allocates nothing (per-step buffers of a
-    few MB fragmented the heap by gigabytes over an epoch): ``slot``, int64 -1 per row of
-    ``param`` (left all -1 again); ``distinct``, int64 of at least ``len(index)`` entries;
-    ``grad``, at least ``[len(index), dim]`` of ``values``' dtype. Per distinct row with summed
-    gradient g, in the order of :class:`~bcl_rec.training.optim.RowSparseAdam`'s torch form:
+    Scratch, reused from step to step so that a step allocates nothing: ``slot``, int64 -1 per
+    row of ``param`` (left all -1 again); ``distinct``, int64 of at least ``len(index)``
+    entries; ``grad``, at least ``[len(index), dim]`` of ``values``' dtype. Per distinct row with
+    summed gradient g, in the order of :class:`~bcl_rec.training.optim.RowSparseAdam`'s torch form:
     ``m += (g - m)(1 - b1)``, ``v += (g g - v)(1 - b2)``, ``p += m / (sqrt(v) + eps) (-step)``.
     Returns the number of distinct rows.
     """

@@ -11,9 +11,9 @@ When the catalogue is small enough (``n_users x n_items`` entries within ``table
 MovieLens-100K's 1.6M in 6 MB), the r-th unlabeled item of every user is also tabulated once, and
 sampling becomes one gather instead of a binary search over all keys: the same items from the
 same draws, about ten times faster. Where there is no table, the CPU search runs in the compiled
-kernel :func:`~bcl_rec.training.row_kernels.unlabeled_items` when numba is installed: a binary
-search over each user's own positives instead of all users' keys (again the same items), and no
-key array to hold (8 bytes per train pair).
+kernel :func:`~bcl_rec.training.row_kernels.unlabeled_items` when numba is installed: a search
+of each user's own positives through a coarse index that stays in cache, instead of all users'
+keys (again the same items), and no key array to hold (8 bytes per train pair).
 """
 
 from __future__ import annotations

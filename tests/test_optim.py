@@ -155,7 +155,7 @@ def test_compiled_row_adam_against_a_slow_numpy_adam():
         index = rng.integers(0, 30, 70)
         values = rng.standard_normal((70, 3))
         size = lr * np.sqrt(1 - b2**step) / (1 - b1**step)
-        k = row_kernels.row_adam(
+        k = row_kernels.load().row_adam(
             index, values, *ours, slot, distinct, grad, 1 - b1, 1 - b2, eps, -size
         )
         assert k == len(np.unique(index))

@@ -10,7 +10,7 @@ is a different optimiser, so results differ from ``adam``.
 :class:`RowSparseAdam` computes SparseAdam's update with row gathers instead of sparse-tensor
 algebra: one ``unique`` of the gradient's rows instead of SparseAdam's coalesce, two
 ``sparse_mask`` calls and three sparse-into-dense additions. With numba installed, CPU tables are
-updated by the compiled :func:`~bcl_rec.training.row_kernels.row_adam` instead, which touches
+updated by the compiled :func:`~bcl_rec.training.compiled_rows.row_adam` instead, which touches
 each row once: the same arithmetic in the same order (the weights can differ by an ulp where
 torch's vectorised ``sqrt`` is not correctly rounded; tests/test_optim.py).
 """
@@ -114,7 +114,7 @@ class RowSparseAdam(torch.optim.SparseAdam):
         return loss
 
     def _kernel_step(self, param: nn.Parameter, state: dict, group: dict, step_size: float) -> bool:
-        """The update by :func:`row_kernels.row_adam`; False where it does not apply."""
+        """The update by the compiled ``row_adam``; False where it does not apply."""
         tensors = (param, state["exp_avg"], state["exp_avg_sq"])
         if not (
             self.kernels
@@ -131,7 +131,7 @@ class RowSparseAdam(torch.optim.SparseAdam):
         scratch = self._scratch[param].fit(values.shape)
         beta1, beta2 = group["betas"]
         scalar = values.dtype.type
-        row_kernels.row_adam(
+        row_kernels.load().row_adam(
             index, values, *(t.detach().numpy() for t in tensors), *scratch,
             scalar(1 - beta1), scalar(1 - beta2), scalar(group["eps"]), scalar(-step_size),
         )
@@ -139,8 +139,8 @@ class RowSparseAdam(torch.optim.SparseAdam):
 
 
 class _KernelScratch:
-    """:func:`row_kernels.row_adam`'s scratch for one table, kept between steps (so that a
-    step allocates nothing) and grown when a batch needs more."""
+    """The compiled ``row_adam``'s scratch for one table, kept between steps (so that a step
+    allocates nothing) and grown when a batch needs more."""
 
     def __init__(self, n_rows: int, dtype: np.dtype) -> None:
         self.slot = np.full(n_rows, -1, dtype=np.int64)

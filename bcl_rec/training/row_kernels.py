@@ -2,197 +2,28 @@
 
 On a log whose tables no longer fit the cache, an MF step is bound by random row traffic, not
 arithmetic (docs/scale.md): the row-sparse Adam update reads and writes each touched row of a
-table and of its two moments, and the unlabeled sampler searches the train positives.
-Written as torch operations, each of these passes over the rows several times (``unique``,
-gathers, one scatter per tensor) and waits for one cache miss after another. The kernels here
-touch each row once and ask for the rows a few steps ahead (``llvm.prefetch``), so the misses
-overlap. They do the arithmetic of the torch forms they replace, in the same order (the sampler's
-items are the same integers; Adam's weights can differ by an ulp where torch's vectorised ``sqrt``
-is not correctly rounded). The torch forms stay the path when numba is not installed
-(``pip install 'bcl-rec[fast]'``) and on CUDA.
+table and of its two moments, and the unlabeled sampler searches the train positives. Written
+as torch operations, each of these passes over the rows several times (``unique``, gathers, one
+scatter per tensor) and waits for one cache miss after another. The kernels
+(:mod:`bcl_rec.training.compiled_rows`) touch each row once and ask for the rows a few steps
+ahead (``llvm.prefetch``), so the misses overlap. They do the arithmetic of the torch forms they
+replace, in the same order (the sampler's items are the same integers; Adam's weights can differ
+by an ulp where torch's vectorised ``sqrt`` is not correctly rounded). The torch forms stay the
+path when numba is not installed (``pip install 'bcl-rec[fast]'``) and on CUDA.
+
+numba is imported by :func:`load`, at the first step that uses a kernel, not when bcl-rec is
+imported: it adds about half a second to every start.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-
-import numpy as np
+from types import ModuleType
 
 AVAILABLE = importlib.util.find_spec("numba") is not None
-PREFETCH_AHEAD = 4  # rows requested ahead of the one being worked on (2 to 16: the same speed)
-CACHE_LINE = 64  # bytes
-COARSE_STRIDE = 8  # train positives per coarse search key: a cache line of int64 positives
-
-if AVAILABLE:
-    from llvmlite import ir
-    from numba import njit, types
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def _prefetch(typingctx, address):  # noqa: ARG001 - numba's intrinsic signature
-        """``llvm.prefetch`` of the cache line at ``address`` for writing, kept in all levels."""
-
-        def codegen(context, builder, signature, args):  # noqa: ARG001
-            byte_ptr, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-            fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
-            fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr], fnty)
-            builder.call(fn, [builder.inttoptr(args[0], byte_ptr), i32(1), i32(3), i32(1)])
-            return context.get_dummy_value()
-
-        return types.void(types.intp), codegen
-
-else:  # pragma: no cover - exercised where numba is absent
-
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        """Leaves the function as plain Python: never called when numba is missing."""
-        return lambda fn: fn
-
-    def _prefetch(address: int) -> None:
-        """No-op stand-in: the kernels are not called without numba."""
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def row_adam(
-    index: np.ndarray,
-    values: np.ndarray,
-    param: np.ndarray,
-    exp_avg: np.ndarray,
-    exp_avg_sq: np.ndarray,
-    slot: np.ndarray,
-    distinct: np.ndarray,
-    grad: np.ndarray,
-    one_minus_beta1: float,
-    one_minus_beta2: float,
-    eps: float,
-    neg_step_size: float,
-) -> int:
-    """SparseAdam's update of the rows ``index`` (repeats summed, in entry order) in place.
-
-    ``values[i]`` is the gradient of row ``index[i]``; ``param``, ``exp_avg``, ``exp_avg_sq``
-    are C-contiguous ``[rows, dim]`` of ``values``' dtype and the scalars of that dtype too.
-    Scratch, reused from step to step so that a step allocates nothing: ``slot``, int64 -1 per
-    row of ``param`` (left all -1 again); ``distinct``, int64 of at least ``len(index)``
-    entries; ``grad``, at least ``[len(index), dim]`` of ``values``' dtype. Per distinct row with
-    summed gradient g, in the order of :class:`~bcl_rec.training.optim.RowSparseAdam`'s torch form:
-    ``m += (g - m)(1 - b1)``, ``v += (g g - v)(1 - b2)``, ``p += m / (sqrt(v) + eps) (-step)``.
-    Returns the number of distinct rows.
-    """
-    n, dim = values.shape
-    k = 0
-    for i in range(n):  # a slot per distinct row, in order of first appearance
-        r = index[i]
-        if slot[r] < 0:
-            slot[r] = k
-            distinct[k] = r
-            k += 1
-    grad[:k] = 0
-    for i in range(n):
-        summed = grad[slot[index[i]]]
-        row = values[i]
-        for j in range(dim):
-            summed[j] += row[j]
-    row_bytes = dim * values.itemsize
-    p_base, m_base, v_base = param.ctypes.data, exp_avg.ctypes.data, exp_avg_sq.ctypes.data
-    for s in range(k):
-        if s + PREFETCH_AHEAD < k:
-            ahead = distinct[s + PREFETCH_AHEAD] * row_bytes
-            for offset in range(0, row_bytes, CACHE_LINE):
-                _prefetch(p_base + ahead + offset)
-                _prefetch(m_base + ahead + offset)
-                _prefetch(v_base + ahead + offset)
-        r = distinct[s]
-        slot[r] = -1
-        g_row, p_row, m_row, v_row = grad[s], param[r], exp_avg[r], exp_avg_sq[r]
-        for j in range(dim):
-            g = g_row[j]
-            m = m_row[j]
-            m = m + (g - m) * one_minus_beta1
-            v = v_row[j]
-            v = v + (g * g - v) * one_minus_beta2
-            m_row[j] = m
-            v_row[j] = v
-            p_row[j] = p_row[j] + m / (np.sqrt(v) + eps) * neg_step_size
-    return k
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def coarse_index(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every ``COARSE_STRIDE``-th search key ``p_m - m`` of each user's sorted positives.
-
-    Returns ``(pointer, keys)`` in CSR form: user u's coarse keys are
-    ``keys[pointer[u]:pointer[u + 1]]``, the keys of m = 0, S, 2S, ... (int32: the keys are
-    item ids). An eighth of the positives: small enough to stay in cache on a 25M log, where
-    the positives themselves (200 MB) do not.
-    """
-    n_users = indptr.shape[0] - 1
-    pointer = np.empty(n_users + 1, np.int64)
-    pointer[0] = 0
-    for u in range(n_users):
-        degree = indptr[u + 1] - indptr[u]
-        pointer[u + 1] = pointer[u] + (degree + COARSE_STRIDE - 1) // COARSE_STRIDE
-    keys = np.empty(pointer[n_users], np.int32)
-    for u in range(n_users):
-        start = indptr[u]
-        for t in range(pointer[u + 1] - pointer[u]):
-            m = t * COARSE_STRIDE
-            keys[pointer[u] + t] = indices[start + m] - m
-    return pointer, keys
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def unlabeled_items(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    coarse_pointer: np.ndarray,
-    coarse_keys: np.ndarray,
-    users: np.ndarray,
-    rank: np.ndarray,
-) -> np.ndarray:
-    """The ``rank[b, c]``-th unlabeled item (0-based, increasing order) of user ``users[b]``.
-
-    ``indptr``/``indices``: the sorted CSR of train positives; ``coarse_*``: their
-    :func:`coarse_index`. The r-th unlabeled item is ``r + #{m : p_m - m <= r}``
-    (:mod:`bcl_rec.training.sampler`), and the keys ``p_m - m`` are nondecreasing. The count is
-    found in two levels: a branchless binary search of the coarse keys (in cache), run for a
-    row's draws side by side, then of the one ``COARSE_STRIDE`` block of positives it points
-    to, fetched for all the row's draws before any is searched, so their cache misses overlap.
-    """
-    batch, n = rank.shape
-    out = np.empty((batch, n), np.int64)
-    block = np.empty(n, np.int64)  # per draw: coarse keys <= r, then the block searched
-    itemsize = indices.itemsize
-    for b in range(batch):
-        u = users[b]
-        start, degree = indptr[u], indptr[u + 1] - indptr[u]
-        c_start, c_size = coarse_pointer[u], coarse_pointer[u + 1] - coarse_pointer[u]
-        if degree == 0:
-            for c in range(n):
-                out[b, c] = rank[b, c]
-            continue
-        for c in range(n):
-            block[c] = 0
-        size = c_size
-        while size > 1:  # lockstep over the draws: the same probes' depth, independent loads
-            half = size >> 1
-            for c in range(n):
-                probe = block[c] + half
-                block[c] += half * (coarse_keys[c_start + probe] <= rank[b, c])
-            size -= half
-        for c in range(n):  # block[c]: how many coarse keys are <= r (0: none, count is 0)
-            block[c] += coarse_keys[c_start + block[c]] <= rank[b, c]
-            if block[c] > 0:
-                _prefetch(indices.ctypes.data + (start + (block[c] - 1) * COARSE_STRIDE) * itemsize)
-        for c in range(n):
-            r = rank[b, c]
-            if block[c] == 0:
-                out[b, c] = r
-                continue
-            pos = (block[c] - 1) * COARSE_STRIDE  # its key is <= r: count is pos + 1 or more
-            size = min(COARSE_STRIDE, degree - pos)
-            while size > 1:
-                half = size >> 1
-                probe = pos + half
-                pos += half * (indices[start + probe] - probe <= r)
-                size -= half
-            out[b, c] = r + pos + 1
-    return out
+def load() -> ModuleType:
+    """The compiled kernels' module (``row_adam``, ``coarse_index``, ``unlabeled_items``)."""
+    return importlib.import_module("bcl_rec.training.compiled_rows")

@@ -11,7 +11,7 @@ When the catalogue is small enough (``n_users x n_items`` entries within ``table
 MovieLens-100K's 1.6M in 6 MB), the r-th unlabeled item of every user is also tabulated once, and
 sampling becomes one gather instead of a binary search over all keys: the same items from the
 same draws, about ten times faster. Where there is no table, the CPU search runs in the compiled
-kernel :func:`~bcl_rec.training.row_kernels.unlabeled_items` when numba is installed: a search
+kernel :func:`~bcl_rec.training.compiled_rows.unlabeled_items` when numba is installed: a search
 of each user's own positives through a coarse index that stays in cache, instead of all users'
 keys (again the same items), and no key array to hold (8 bytes per train pair).
 """
@@ -76,7 +76,7 @@ class UnlabeledSampler:
         self._keys = None  # the torch search's keys, only where there is no table nor kernel
         self._coarse = None  # the compiled search's coarse index
         if self._table is None and self.kernels:
-            self._coarse = row_kernels.coarse_index(indptr, indices)
+            self._coarse = row_kernels.load().coarse_index(indptr, indices)
         if self._table is None and not self.kernels:
             rank_in_row = np.arange(len(indices), dtype=np.int64) - np.repeat(indptr[:-1], degree)
             owner = np.repeat(np.arange(self.n_users, dtype=np.int64), degree)
@@ -127,7 +127,7 @@ class UnlabeledSampler:
         if self._table is not None:
             return torch.take(self._table, self._table_start[users].unsqueeze(1) + rank).long()
         if self.kernels:
-            return torch.from_numpy(row_kernels.unlabeled_items(
+            return torch.from_numpy(row_kernels.load().unlabeled_items(
                 self._indptr.numpy(), self._indices.numpy(), *self._coarse,
                 users.numpy(), rank.numpy(),
             ))

@@ -141,12 +141,13 @@ LIGHTGCN_MORE: dict[str, LossPlan] = {
     ),
 }
 
-# the Yelp sample: SL on cosine scores against BPR, untuned (the ML-100K-tuned recipe carried
-# over: compute allowed no tuning cells on this log), seeds 1-5
+# the Yelp sample, untuned (compute allowed no tuning cells on this log): BPR, SL on cosine scores
+# with MovieLens-100K's recipe, and BCL / HCL on SL's recipe with their MovieLens picks; seeds 1-5
 YELP_LOSSES: dict[str, LossPlan] = {
     "bpr": LossPlan("mf-bpr", [], []),
     "sl": LossPlan("mf-sl", [], []),
     "bcl": LossPlan("mf-bcl-nce-cosine", [], []),
+    "hcl": LossPlan("mf-hcl-cosine", [], []),
 }
 
 PLANS: dict[str, dict[str, Any]] = {

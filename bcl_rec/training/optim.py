@@ -75,6 +75,7 @@ class RowSparseAdam(torch.optim.SparseAdam):
         if kernels and not row_kernels.AVAILABLE:
             raise ValueError("kernels=True needs numba: pip install 'bcl-rec[fast]'")
         self.kernels = row_kernels.AVAILABLE if kernels is None else kernels
+        self._row_adam = row_kernels.load().row_adam if self.kernels else None
         self._scratch: dict[nn.Parameter, _KernelScratch] = {}
 
     @torch.no_grad()
@@ -131,7 +132,7 @@ class RowSparseAdam(torch.optim.SparseAdam):
         scratch = self._scratch[param].fit(values.shape)
         beta1, beta2 = group["betas"]
         scalar = values.dtype.type
-        row_kernels.load().row_adam(
+        self._row_adam(
             index, values, *(t.detach().numpy() for t in tensors), *scratch,
             scalar(1 - beta1), scalar(1 - beta2), scalar(group["eps"]), scalar(-step_size),
         )

@@ -74,9 +74,11 @@ class UnlabeledSampler:
             )
         self.kernels = usable if kernels is None else kernels
         self._keys = None  # the torch search's keys, only where there is no table nor kernel
-        self._coarse = None  # the compiled search's coarse index
+        self._coarse = None  # the compiled search and its coarse index
         if self._table is None and self.kernels:
-            self._coarse = row_kernels.load().coarse_index(indptr, indices)
+            compiled = row_kernels.load()
+            self._search = compiled.unlabeled_items
+            self._coarse = compiled.coarse_index(indptr, indices)
         if self._table is None and not self.kernels:
             rank_in_row = np.arange(len(indices), dtype=np.int64) - np.repeat(indptr[:-1], degree)
             owner = np.repeat(np.arange(self.n_users, dtype=np.int64), degree)
@@ -126,8 +128,8 @@ class UnlabeledSampler:
         rank = (uniform * free).long().clamp_(max=free - 1)
         if self._table is not None:
             return torch.take(self._table, self._table_start[users].unsqueeze(1) + rank).long()
-        if self.kernels:
-            return torch.from_numpy(row_kernels.load().unlabeled_items(
+        if self._coarse is not None:
+            return torch.from_numpy(self._search(
                 self._indptr.numpy(), self._indices.numpy(), *self._coarse,
                 users.numpy(), rank.numpy(),
             ))

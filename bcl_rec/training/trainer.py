@@ -134,7 +134,6 @@ class FitRecorder(Protocol):
     def epoch_done(self, state: FitState) -> None: ...
 
 
-
 class StepValues:
     """Each trained step's loss and diagnostics in one epoch, kept to name a non-finite step.
 

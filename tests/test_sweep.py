@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import statistics
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from bcl_rec.cli.main import main
 from bcl_rec.config import load_config
 from bcl_rec.training import sweep
+from bcl_rec.training.interrupt import RunInterrupted, StopRequest
 from bcl_rec.training.sweep import RUN_FILES
 
 GRID = ["--grid", "loss.temperature=0.5,1.0", "--grid", "loss.name=bpr,bcl"]
@@ -267,6 +270,59 @@ def test_interrupted_sweep_restarts_where_it_stopped(base, tmp_path, capsys, mon
         True, True, False, True
     ]
     assert snapshot(first) == before
+
+
+class StopAfter(StopRequest):
+    """A stop request that arrives after ``checks`` reads of it (the trainer reads it after
+    every step and at every epoch start), as a SIGTERM would."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.left = checks
+
+    @property
+    def requested(self) -> bool:
+        self.left -= 1
+        if self.left < 0:
+            self.signum = signal.SIGTERM
+        return self.signum is not None
+
+
+@pytest.mark.slow
+def test_a_cell_stopped_mid_epoch_continues_from_its_checkpoint_bit_for_bit(base, tmp_path):
+    plan = sweep.plan_sweep(base, ["train.epochs=3"], sweep.grid_cells([]), None, [])
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    sweep.run_sweep(plan, whole, log=lambda line: None)
+    lines: list[str] = []
+    with pytest.raises(RunInterrupted) as info:  # 6 steps an epoch: stops inside epoch 2
+        sweep.run_sweep(plan, stopped, log=lines.append, stop=StopAfter(8))
+    assert info.value.checkpointed and info.value.epoch == 2 and info.value.step >= 1
+    folder = stopped / plan.cells[0].folder
+    assert lines == [
+        f"cell 1/1 (base config) interrupted at epoch 2, step {info.value.step}: checkpoint in "
+        f"{folder / 'checkpoint.pt'}"
+    ]
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pt", "config.yaml",
+                                                        "history.csv"]
+
+    lines.clear()
+    summary = sweep.run_sweep(plan, stopped, log=lines.append)
+    assert lines[0] == f"cell 1/1 (base config) continues from {folder / 'checkpoint.pt'}"
+    assert summary["finished"] == 1 and not (folder / "checkpoint.pt").exists()
+    (a, _), (b, _) = read_runs(whole)[1], read_runs(stopped)[1]
+    for key in ("best_epoch", "epochs", "valid", "test"):
+        assert a[key] == b[key]
+    for name, tensor in torch.load(whole / plan.cells[0].folder / "model.pt").items():
+        assert torch.equal(tensor, torch.load(folder / "model.pt")[name])
+
+
+def test_a_stopped_sweep_says_how_to_continue(base, tmp_path, capsys, monkeypatch):
+    def stopped(*args, **kwargs):
+        raise RunInterrupted(signal.SIGTERM, 2, 1, True)
+
+    monkeypatch.setattr(sweep, "run_sweep", stopped)
+    assert main(sweep_args(base, tmp_path / "out")) == 128 + signal.SIGTERM
+    assert capsys.readouterr().out == "rerun the same command to continue the sweep\n"
 
 
 @pytest.mark.slow

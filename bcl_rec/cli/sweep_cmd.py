@@ -10,6 +10,7 @@ from bcl_rec.errors import ConfigError
 
 def _sweep(args: argparse.Namespace) -> int:
     from bcl_rec.training import sweep
+    from bcl_rec.training.interrupt import RunInterrupted, stop_on_signals
 
     if args.random is not None and args.grid:
         raise ConfigError("use either --grid or --random with --space, not both")
@@ -29,7 +30,14 @@ def _sweep(args: argparse.Namespace) -> int:
         cells = sweep.grid_cells(grid)
         varied = [key for key, _ in grid]
     plan = sweep.plan_sweep(args.config, args.set, cells, seeds, varied)
-    summary = sweep.run_sweep(plan, args.out, args.data_dir, args.overwrite, log=_log)
+    with stop_on_signals() as stop:
+        try:
+            summary = sweep.run_sweep(
+                plan, args.out, args.data_dir, args.overwrite, log=_log, stop=stop
+            )
+        except RunInterrupted as err:
+            _log("rerun the same command to continue the sweep")
+            return err.exit_code
     if summary["runs"]:
         best = summary["runs"][0]
         print(f"best: cell {best['cell']} {best['folder']} valid {plan.metric} {best['valid']:.4f}")

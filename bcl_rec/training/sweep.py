@@ -4,7 +4,8 @@ A *cell* is a list of ``section.key=value`` overrides (a grid point or a random 
 optionally, a seed. Values go through :func:`bcl_rec.config.load_config`, so they follow the
 same YAML rules as ``--set``. Every cell's config is built (and so validated) before any run
 starts. A cell whose folder already holds a finished run of the same resolved config is
-skipped, which makes an interrupted sweep restart where it stopped.
+skipped, and a cell killed while training continues from its last checkpoint (a cell trains in
+its folder as ``bcl-rec train`` does), which makes an interrupted sweep restart where it stopped.
 
 Files in the sweep folder: one run folder per cell (named ``key=value,...,seed=S``, sanitised),
 ``cells.json`` (the plan: cell index, folder, overrides) and ``summary.json``/``summary.md``
@@ -25,11 +26,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from bcl_rec.config import RunConfig, build_config, load_config
+from bcl_rec.config import RunConfig, build_config, dump_config, load_config
 from bcl_rec.data.load import load_split
 from bcl_rec.errors import ConfigError, build_section
 from bcl_rec.reporting.stats import interval
 from bcl_rec.run_folder import RunFolder
+from bcl_rec.training.interrupt import RunInterrupted, StopRequest
 from bcl_rec.training.run import train_run, write_run
 
 RUN_FILES = ("config.yaml", "metrics.json", "history.csv", "model.pt")
@@ -293,8 +295,15 @@ def run_sweep(
     data_dir: str | Path | None = None,
     overwrite: bool = False,
     log: Callable[[str], None] = print,
+    stop: StopRequest | None = None,
 ) -> dict[str, Any]:
-    """Run every unfinished cell in turn; rewrite the summary after each. Returns the summary."""
+    """Run every unfinished cell in turn; rewrite the summary after each. Returns the summary.
+
+    A cell trains in its folder as ``bcl-rec train`` does: ``config.yaml`` first, then
+    ``history.csv`` and ``checkpoint.pt`` after every epoch (``train.checkpoint_every``). A cell
+    whose folder holds a checkpoint of its config continues from it. A requested ``stop``
+    ends the cell after the current step with a checkpoint and raises :class:`RunInterrupted`.
+    """
     out = Path(out)
     states = check_folders(plan, out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
@@ -307,18 +316,49 @@ def run_sweep(
         if states[cell.index] == "finished":
             log(f"{head} skipped (finished)")
             continue
-        folder = out / cell.folder
-        for name in RUN_FILES[1:]:  # a rerun never leaves a stale result that looks finished
-            (folder / name).unlink(missing_ok=True)
+        folder = RunFolder(out / cell.folder)
+        checkpoint = start_cell(folder, cell, resumable=states[cell.index] == "new")
+        if checkpoint is not None:
+            log(f"{head} continues from {folder.checkpoint_path}")
         if split is None or split_key != cell.config.data:  # one split held at a time
             split_key, split = cell.config.data, load_split(cell.config.data, data_dir)
         t0 = time.perf_counter()
-        write_run(train_run(cell.config, data_dir=data_dir, split=split), folder)
+        try:
+            result = train_run(
+                cell.config, data_dir=data_dir, split=split, folder=folder,
+                checkpoint=checkpoint, stop=stop,
+            )
+            write_run(result, folder)
+        except RunInterrupted as err:
+            kept = f"checkpoint in {folder.checkpoint_path}" if err.checkpointed else "not trained"
+            log(f"{head} interrupted at epoch {err.epoch}, step {err.step}: {kept}")
+            raise
+        finally:
+            folder.close()
         summary = write_summary(plan, out)
         row = next(r for r in summary["runs"] if r["cell"] == cell.index)
         seconds = time.perf_counter() - t0
         log(f"{head} {_scores(row, plan.metric)} ({seconds:.{0 if seconds >= 10 else 1}f} s)")
     return summary
+
+
+def start_cell(folder: RunFolder, cell: Cell, resumable: bool) -> dict[str, Any] | None:
+    """Ready ``folder`` for ``cell``'s run; its checkpoint when the run continues, else None.
+
+    ``resumable``: the folder's ``config.yaml`` (if any) is this cell's config, so its
+    checkpoint is this run's. Otherwise (``--overwrite`` over another config) the folder starts
+    afresh. No result file of an earlier attempt is left to look finished.
+    """
+    folder.path.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES[1:]:
+        (folder.path / name).unlink(missing_ok=True)
+    checkpoint = None
+    if resumable and (folder.path / "config.yaml").is_file():
+        checkpoint = folder.load_checkpoint()
+    if checkpoint is None:
+        folder.remove_checkpoint()
+        folder.write_text("config.yaml", dump_config(cell.config), durable=True)
+    return checkpoint
 
 
 def _scores(row: dict[str, Any], metric: str) -> str:

@@ -304,6 +304,7 @@ def test_a_cell_stopped_mid_epoch_continues_from_its_checkpoint_bit_for_bit(base
     ]
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pt", "config.yaml",
                                                         "history.csv"]
+    assert len((folder / "history.csv").read_text().splitlines()) == 2  # header, epoch 1
 
     lines.clear()
     summary = sweep.run_sweep(plan, stopped, log=lines.append)

@@ -350,12 +350,13 @@ def start_cell(folder: RunFolder, cell: Cell, resumable: bool) -> dict[str, Any]
     afresh. No result file of an earlier attempt is left to look finished.
     """
     folder.path.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES[1:]:
+    for name in ("metrics.json", "model.pt"):
         (folder.path / name).unlink(missing_ok=True)
     checkpoint = None
     if resumable and (folder.path / "config.yaml").is_file():
         checkpoint = folder.load_checkpoint()
-    if checkpoint is None:
+    if checkpoint is None:  # a fresh start: no history or checkpoint of another attempt
+        (folder.path / "history.csv").unlink(missing_ok=True)
         folder.remove_checkpoint()
         folder.write_text("config.yaml", dump_config(cell.config), durable=True)
     return checkpoint

@@ -34,6 +34,7 @@ from bcl_rec.training.compiled_rows import (  # noqa: E402
     PREFETCH_AHEAD,
     _prefetch,
     row_adam,
+    sum_repeats,
 )
 from bcl_rec.training.optim import _KernelScratch  # noqa: E402
 
@@ -42,19 +43,8 @@ from bcl_rec.training.optim import _KernelScratch  # noqa: E402
 def row_w_only(index, values, param, state, slot, distinct, grad, lr, eps):  # noqa: ANN001
     """Row-wise Adagrad: per distinct row (repeats summed) ``G += mean(g^2)``, ``w -= lr g /
     (sqrt(G) + eps)``; reads and writes the weight row only."""
-    n, dim = values.shape
-    k = 0
-    for i in range(n):
-        r = index[i]
-        if slot[r] < 0:
-            slot[r] = k
-            distinct[k] = r
-            k += 1
-    grad[:k] = 0
-    for i in range(n):
-        summed = grad[slot[index[i]]]
-        for j in range(dim):
-            summed[j] += values[i, j]
+    dim = values.shape[1]
+    k = sum_repeats(index, values, slot, distinct, grad)
     row_bytes = dim * values.itemsize
     for s in range(k):
         if s + PREFETCH_AHEAD < k:  # as row_adam does, for the one table read here

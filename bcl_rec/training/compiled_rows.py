@@ -27,6 +27,30 @@ def _prefetch(typingctx, address):  # noqa: ARG001 - numba's intrinsic signature
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def sum_repeats(
+    index: np.ndarray, values: np.ndarray, slot: np.ndarray, distinct: np.ndarray, grad: np.ndarray
+) -> int:
+    """The distinct rows of ``index`` into ``distinct`` (order of first appearance) and their
+    summed gradient rows into ``grad`` (repeats summed in entry order); returns their number.
+    ``slot`` maps a row to its place; the caller resets it to -1 after use."""
+    n, dim = values.shape
+    k = 0
+    for i in range(n):  # a slot per distinct row, in order of first appearance
+        r = index[i]
+        if slot[r] < 0:
+            slot[r] = k
+            distinct[k] = r
+            k += 1
+    grad[:k] = 0
+    for i in range(n):
+        summed = grad[slot[index[i]]]
+        row = values[i]
+        for j in range(dim):
+            summed[j] += row[j]
+    return k
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def row_adam(
     index: np.ndarray,
     values: np.ndarray,
@@ -52,20 +76,8 @@ def row_adam(
     ``m += (g - m)(1 - b1)``, ``v += (g g - v)(1 - b2)``, ``p += m / (sqrt(v) + eps) (-step)``.
     Returns the number of distinct rows.
     """
-    n, dim = values.shape
-    k = 0
-    for i in range(n):  # a slot per distinct row, in order of first appearance
-        r = index[i]
-        if slot[r] < 0:
-            slot[r] = k
-            distinct[k] = r
-            k += 1
-    grad[:k] = 0
-    for i in range(n):
-        summed = grad[slot[index[i]]]
-        row = values[i]
-        for j in range(dim):
-            summed[j] += row[j]
+    dim = values.shape[1]
+    k = sum_repeats(index, values, slot, distinct, grad)
     row_bytes = dim * values.itemsize
     p_base, m_base, v_base = param.ctypes.data, exp_avg.ctypes.data, exp_avg_sq.ctypes.data
     for s in range(k):

@@ -109,6 +109,29 @@ LIGHTGCN_LOSSES: dict[str, LossPlan] = {
 }
 
 
+# LightGCN on the SL recipe (cosine scores, 256 unlabeled items per positive), the same losses and
+# grids as MF; batch 2048 and lr 0.002 as in every LightGCN config. BPR keeps its own LightGCN
+# recipe, so its runs are borrowed from the dot-recipe LightGCN plan of the same dataset.
+LIGHTGCN_STEMS = {"mf-hcl": "lightgcn-hcl-cosine"}
+
+
+def on_lightgcn(losses: dict[str, LossPlan]) -> dict[str, LossPlan]:
+    """``losses`` on LightGCN: the ``lightgcn-`` base configs, lr 0.002 for batch 2048."""
+    return {
+        name: plan._replace(
+            stem=LIGHTGCN_STEMS.get(plan.stem, plan.stem.replace("mf-", "lightgcn-", 1)),
+            fixed=["train.lr=0.002" if o == "train.lr=0.001" else o for o in plan.fixed],
+        )
+        for name, plan in losses.items()
+        if name != "bpr"
+    }
+
+
+LIGHTGCN_SL_LOSSES: dict[str, LossPlan] = {
+    **on_lightgcn(MF_LOSSES),
+    "bpr": LIGHTGCN_LOSSES["bpr"]._replace(fixed=["train.patience=20", "train.epochs=300"]),
+}
+
 
 def picks(name: str) -> dict[str, dict[str, Any]]:
     """Each loss's pick in the committed ``results/fair/<name>.json``: its tuning run, the row of
@@ -176,6 +199,18 @@ PLANS: dict[str, dict[str, Any]] = {
         "configs": "configs/ml-latest-small",
         "losses": LIGHTGCN_LOSSES,
         "set": ["train.patience=20", "train.epochs=300"],
+    },
+    "ml-100k-lightgcn-sl": {
+        "configs": "configs/ml-100k",
+        "losses": LIGHTGCN_SL_LOSSES,
+        "set": [],
+        "borrow": {"bpr": "ml-100k-lightgcn"},
+    },
+    "ml-latest-small-lightgcn-sl": {
+        "configs": "configs/ml-latest-small",
+        "losses": with_negatives(LIGHTGCN_SL_LOSSES, 64),
+        "set": [],
+        "borrow": {"bpr": "ml-latest-small-lightgcn"},
     },
     "yelp-mf": {"configs": "configs/yelp2018", "losses": YELP_LOSSES, "set": ["train.epochs=300"]},
 }
@@ -293,7 +328,7 @@ def write_config(name: str, plan: dict[str, Any], loss: str, out: Path) -> Path:
     header = (
         f"# {stem} as chosen by the equal-budget protocol (benchmarks/fair_tuning.py {name}):\n"
         f"# {CELLS} cells over {', '.join(best['params'])}, trained with seed {TUNE_SEED}, this\n"
-        f"# one best by validation NDCG@10 ({best['valid']:.4f}). Results: README, Results.\n"
+        f"# one best by validation NDCG@10 ({best['valid']:.4f}). Results: docs/results.md.\n"
     )
     dest = ROOT / plan["configs"] / "tuned" / f"{stem}.yaml"
     dest.parent.mkdir(exist_ok=True)
@@ -314,10 +349,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"configs: {args.plan} is outside the equal-budget protocol; not shipped")
     out = (args.out / args.plan).resolve()
     losses = args.losses or list(plan["losses"])
+    borrowed = plan.get("borrow", {})
+    for loss, other in borrowed.items():  # the same cells, run by another plan: link its folder
+        if loss in losses and not (out / loss).exists():
+            out.mkdir(parents=True, exist_ok=True)
+            (out / loss).symlink_to((args.out / other / loss).resolve(), target_is_directory=True)
     stages = [{"tune": tune, "test": test}[s] for s in args.stages if s in ("tune", "test")]
 
     def one_loss(loss: str) -> None:  # a loss is tuned and tested before the worker moves on
-        for stage in stages:
+        for stage in stages if loss not in borrowed else []:
             stage(plan, loss, out)
 
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -325,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     if "collect" in args.stages:
         collect(args.plan, losses, out, plan)
     if "configs" in args.stages:
-        for loss in losses:
+        for loss in (loss for loss in losses if loss not in borrowed):  # shipped by their plan
             print("wrote", write_config(args.plan, plan, loss, out).relative_to(ROOT))
     return 0
 

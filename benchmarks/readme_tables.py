@@ -11,7 +11,10 @@ seeds, 95% t-interval of the mean, paired differences against the baseline). A
 ``<!-- budget: TUNING_FILE RESULT_FILE -->`` block gets the tuning budget of each loss (cells,
 values searched, the pick, CPU minutes) from ``benchmarks/fair_tuning.py``'s files::
 
-    python benchmarks/readme_tables.py            # rewrite README.md in place
+A ``<!-- scoreboard: LABEL=FILE; LABEL=FILE ... -->`` block is one row per result file: each
+loss's mean test NDCG@10 and where BCL stands against the best other loss (paired).
+
+    python benchmarks/readme_tables.py            # rewrite README.md and docs/results.md in place
     python benchmarks/readme_tables.py --check    # exit 1 if a table is stale (the test suite)
 """
 
@@ -28,11 +31,15 @@ from bcl_rec.reporting.summary import ComparisonSummary, summarise_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(
-    r"(<!-- (?P<kind>results|budget): (?P<args>[^>]*?) -->\n)(?P<body>.*?)(<!-- /(?P=kind) -->)",
+    r"(<!-- (?P<kind>results|budget|scoreboard): (?P<args>[^>]*?) -->\n)(?P<body>.*?)"
+    r"(<!-- /(?P=kind) -->)",
     re.S,
 )
 METRICS = ("ndcg@10", "recall@10")
 TUNE_SEED = 1  # the seed of benchmarks/fair_tuning.py's tuning cells
+FILES = ("README.md", "docs/results.md")  # the files whose tables are generated
+# the scoreboard's columns, in this order, those present in one of its files
+LOSSES = ("sl", "ssm", "bcl", "bsl", "psl", "hcl", "bpr")
 
 
 def table(summary: ComparisonSummary) -> str:
@@ -102,6 +109,53 @@ def budget(args: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def standing(summary: ComparisonSummary, loss: str = "bcl") -> str:
+    """Where ``loss`` stands in a summary whose baseline is the best other loss by mean: best
+    (the paired 95% interval above 0), tied-best (it holds 0) or behind, with the paired NDCG@10
+    difference."""
+    other = summary.baseline
+    pair = summary.paired.get((loss, "ndcg@10"))
+    if pair is None or pair.n < 2:
+        seeds = pair.n if pair else 0
+        return f"n/a ({seeds} paired seed{'s' * (seeds != 1)} with {other})"
+    d = pair.diff
+    text = f"{fmt(d.mean, True)} {interval_text(d, True)} vs {other}, {pair.wins}/{pair.n}"
+    verdict = "best" if d.low > 0 else "behind" if d.high < 0 else "tied-best"
+    return f"**{verdict}**: {text}" if verdict != "behind" else f"behind: {text}"
+
+
+def scoreboard(args: str) -> str:
+    """One row per ``LABEL=FILE``: each loss's mean test NDCG@10 (seeds in brackets when fewer
+    than the most of the row; best in bold) and BCL's standing against the best other loss."""
+    rows = [tuple(part.strip().rsplit("=", 1)) for part in args.split(";") if part.strip()]
+    summaries = [summarise_runs([ROOT / path]) for _, path in rows]
+    present = {c.label for s in summaries for c in s.configurations}
+    columns = [loss for loss in LOSSES if loss in present]
+    lines = [
+        "| table | " + " | ".join(columns) + " | BCL against the best other loss (paired) |",
+        "| --- | " + " | ".join("---:" for _ in columns) + " | --- |",
+    ]
+    for (label, path), summary in zip(rows, summaries, strict=True):
+        means = {
+            c: summary.cells[(c, "ndcg@10")] for c in columns if (c, "ndcg@10") in summary.cells
+        }
+        most = max(s.n for s in means.values())
+        cells = []
+        for loss in columns:
+            s = means.get(loss)
+            text = "-" if s is None else fmt(s.mean) + (f" ({s.n})" if s.n < most else "")
+            cells.append(
+                f"**{text}**"
+                if s is not None and s.mean == max(m.mean for m in means.values())
+                else text
+            )
+        others = [c for c in means if c != "bcl"]
+        best_other = max(others, key=lambda c: means[c].mean)
+        against = standing(summarise_runs([ROOT / path], baseline=best_other))
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {against} |")
+    return "\n".join(lines) + "\n"
+
+
 class TableError(ValueError):
     """A marker whose files cannot be read: the message names its line."""
 
@@ -109,7 +163,9 @@ class TableError(ValueError):
 def regenerate(text: str, name: str = "README.md") -> str:
     def block(m: re.Match) -> str:
         try:
-            body = render(m["args"]) if m["kind"] == "results" else budget(m["args"])
+            body = {"results": render, "budget": budget, "scoreboard": scoreboard}[m["kind"]](
+                m["args"]
+            )
         except (OSError, ValueError, KeyError) as err:
             line = text.count("\n", 0, m.start()) + 1
             raise TableError(f"{name}:{line}: {m['kind']} marker: {err}") from None
@@ -120,22 +176,31 @@ def regenerate(text: str, name: str = "README.md") -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        action="append",
+        help=f"a file with generated tables (repeatable; default: {', '.join(FILES)})",
+    )
     parser.add_argument("--check", action="store_true", help="fail if a table is out of date")
     args = parser.parse_args(argv)
-    old = args.readme.read_text()
-    try:
-        new = regenerate(old, str(args.readme))
-    except TableError as err:
-        print(err, file=sys.stderr)
-        return 2
+    paths = args.readme or [ROOT / name for name in FILES]
+    new = {}
+    for path in paths:  # every file is regenerated before any is written
+        try:
+            new[path] = regenerate(path.read_text(), str(path))
+        except TableError as err:
+            print(err, file=sys.stderr)
+            return 2
+    stale = [path for path in paths if new[path] != path.read_text()]
     if args.check:
-        if new != old:
-            print(f"{args.readme}: result tables are stale; run python {sys.argv[0]}")
-            return 1
-        return 0
-    args.readme.write_text(new)
-    print(f"{args.readme}: {len(BLOCK.findall(old))} result tables regenerated")
+        for path in stale:
+            print(f"{path}: result tables are stale; run python {sys.argv[0]}")
+        return 1 if stale else 0
+    for path in paths:
+        tables = len(BLOCK.findall(path.read_text()))
+        path.write_text(new[path])
+        print(f"{path}: {tables} result tables regenerated")
     return 0
 
 

@@ -23,9 +23,10 @@ def load_script():
 
 def test_the_readme_tables_equal_their_result_files():
     script = load_script()
-    text = (ROOT / "README.md").read_text()
-    assert script.BLOCK.search(text), "README.md has no generated result table"
-    assert script.regenerate(text) == text, "run python benchmarks/readme_tables.py"
+    for name in script.FILES:
+        text = (ROOT / name).read_text()
+        assert script.BLOCK.search(text), f"{name} has no generated result table"
+        assert script.regenerate(text) == text, "run python benchmarks/readme_tables.py"
 
 
 def test_a_table_holds_the_mean_interval_and_paired_difference_of_its_rows(tmp_path, monkeypatch):
@@ -66,3 +67,43 @@ def test_a_marker_naming_a_missing_file_is_one_line_with_its_line_number(tmp_pat
     assert err.startswith(f"{readme}:3: results marker: ") and "nope.json" in err
     assert "\n" not in err and "Traceback" not in err
     assert readme.read_text().count("<!--") == 2  # nothing written
+
+
+def _rows(table: dict[str, list[float]]) -> str:
+    return json.dumps(
+        [
+            {"config": label, "seed": s + 1, "test_ndcg@10": v, "test_recall@10": 2 * v}
+            for label, values in table.items()
+            for s, v in enumerate(values)
+        ]
+    )
+
+
+def test_the_scoreboard_says_where_bcl_stands_against_the_best_other_loss(tmp_path, monkeypatch):
+    script = load_script()
+    sl = [0.070, 0.072, 0.069, 0.071, 0.068]
+    ahead = list(np.add(sl, [0.004, 0.003, 0.005, 0.004, 0.003]))
+    level = list(np.add(sl, [0.004, -0.004, 0.002, -0.003, -0.001]))
+    (tmp_path / "a.json").write_text(_rows({"sl": sl, "bcl": level, "hcl": ahead}))
+    (tmp_path / "b.json").write_text(_rows({"sl": sl, "bcl": ahead, "bpr": list(np.subtract(sl[:3], 0.01))}))
+    (tmp_path / "c.json").write_text(_rows({"sl": ahead, "bcl": sl}))
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    lines = script.scoreboard("A=a.json; B, two=b.json; C=c.json").splitlines()
+    assert lines[0] == "| table | sl | bcl | hcl | bpr | BCL against the best other loss (paired) |"
+    a, b, c = lines[2:]
+    assert a.startswith(f"| A | 0.0700 | {np.mean(level):.4f} | **{np.mean(ahead):.4f}** | - |")
+    diff = np.subtract(level, ahead)
+    half = stats.t.ppf(0.975, 4) * diff.std(ddof=1) / np.sqrt(5)
+    assert a.endswith(
+        f"| behind: {diff.mean():+.4f} [{diff.mean() - half:+.4f}, {diff.mean() + half:+.4f}]"
+        " vs hcl, 0/5 |"
+    )
+    # BPR ran 3 of the row's 5 seeds: its mean says so; BCL is ahead of SL on all 5
+    assert f"| B, two | 0.0700 | **{np.mean(ahead):.4f}** | - | {np.mean(sl[:3]) - 0.01:.4f} (3) |" in b
+    assert b.endswith(" vs sl, 5/5 |") and "| **best**: +0.0038 [" in b
+    assert "| **tied-best**: " not in c and "| behind: -0.0038 [" in c
+    level_row = script.scoreboard("L=a.json").splitlines()[2]
+    assert "behind" in level_row  # against HCL; against SL alone it would be tied
+    (tmp_path / "d.json").write_text(_rows({"sl": sl, "bcl": level}))
+    tied = script.scoreboard("D=d.json").splitlines()[2]
+    assert "| **tied-best**: " in tied and " vs sl, 2/5 |" in tied

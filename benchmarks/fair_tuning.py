@@ -1,6 +1,6 @@
 """Equal-budget tuning of the loss family, then a paired-seed test of each loss's pick.
 
-The protocol (README, "Which loss should I use"):
+The protocol (docs/results.md, "The equal-budget protocol"):
 
 1. **Tune.** Every loss gets the same number of ``bcl-rec sweep`` cells (``CELLS``) over its own
    parameters, trained with seed 1 on the same recipe (backbone, dimension, batch, N, epochs,
@@ -14,7 +14,7 @@ The protocol (README, "Which loss should I use"):
 4. **Configs.** Each pick is written as ``configs/<dataset>/tuned/<stem>.yaml``.
 
     python benchmarks/fair_tuning.py ml-100k-mf tune test collect configs --jobs 2 --out runs/fair
-    python benchmarks/readme_tables.py         # the README's tables from results/fair/
+    python benchmarks/readme_tables.py         # the tables of README.md and docs/results.md
     bcl-rec report results/fair/ml-100k-mf.json --baseline sl --out docs/reports/fair-ml-100k-mf
 
 Sweeps run ``--jobs`` at a time (one thread each); a rerun skips finished cells.

@@ -1,6 +1,6 @@
-"""Regenerate the README's result tables from the committed result files.
+"""Regenerate the result tables of README.md and docs/results.md from the committed result files.
 
-Each table in README.md sits between a marker naming its source and an end marker::
+Each table sits between a marker naming its source and an end marker::
 
     <!-- results: results/fair/ml-100k-mf.json baseline=sl -->
     | loss | ... |

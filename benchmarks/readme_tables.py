@@ -140,17 +140,14 @@ def scoreboard(args: str) -> str:
             c: summary.cells[(c, "ndcg@10")] for c in columns if (c, "ndcg@10") in summary.cells
         }
         most = max(s.n for s in means.values())
+        top = max(s.mean for s in means.values())
         cells = []
         for loss in columns:
             s = means.get(loss)
             text = "-" if s is None else fmt(s.mean) + (f" ({s.n})" if s.n < most else "")
-            cells.append(
-                f"**{text}**"
-                if s is not None and s.mean == max(m.mean for m in means.values())
-                else text
-            )
-        others = [c for c in means if c != "bcl"]
-        best_other = max(others, key=lambda c: means[c].mean)
+            cells.append(f"**{text}**" if s is not None and s.mean == top else text)
+        best_other = max((c for c in means if c != "bcl"), key=lambda c: means[c].mean)
+        # the paired differences need the best other loss as the baseline: summarise again
         against = standing(summarise_runs([ROOT / path], baseline=best_other))
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {against} |")
     return "\n".join(lines) + "\n"

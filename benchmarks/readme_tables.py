@@ -128,6 +128,9 @@ def scoreboard(args: str) -> str:
     """One row per ``LABEL=FILE``: each loss's mean test NDCG@10 (seeds in brackets when fewer
     than the most of the row; best in bold) and BCL's standing against the best other loss."""
     rows = [tuple(part.strip().rsplit("=", 1)) for part in args.split(";") if part.strip()]
+    for row in rows:
+        if len(row) != 2:
+            raise ValueError(f"{row[0]!r} is not LABEL=FILE (rows are separated by ';')")
     summaries = [summarise_runs([ROOT / path]) for _, path in rows]
     present = {c.label for s in summaries for c in s.configurations}
     columns = [loss for loss in LOSSES if loss in present]

@@ -108,3 +108,14 @@ def test_the_scoreboard_says_where_bcl_stands_against_the_best_other_loss(tmp_pa
     (tmp_path / "d.json").write_text(_rows({"sl": sl, "bcl": level}))
     tied = script.scoreboard("D=d.json").splitlines()[2]
     assert "| **tied-best**: " in tied and " vs sl, 2/5 |" in tied
+
+
+def test_a_scoreboard_row_without_a_file_is_one_line_naming_it(tmp_path, capsys):
+    script = load_script()
+    readme = tmp_path / "README.md"
+    marker = "<!-- scoreboard: A=results/fair/yelp-mf.json; B -->"
+    readme.write_text(f"x\n{marker}\n<!-- /scoreboard -->\n")
+    assert script.main(["--readme", str(readme)]) == 2
+    err = capsys.readouterr().err.strip()
+    expected = "'B' is not LABEL=FILE (rows are separated by ';')"
+    assert err == f"{readme}:2: scoreboard marker: {expected}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bcl_rec.config import dump_config, load_config
+from bcl_rec.config import RunConfig, dump_config, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,12 +24,17 @@ script = load_script()
 PLANS = [(name, loss) for name, plan in script.PLANS.items() for loss in plan["losses"]]
 
 
-def resolved(name: str, loss: str, cell: tuple[str, ...] = ()) -> str:
+def config_of(name: str, loss: str, cell: tuple[str, ...] = ()) -> RunConfig:
     """The config a run of ``loss`` in plan ``name`` trains with (one tuning cell's overrides)."""
     plan = script.PLANS[name]
     stem = plan["losses"][loss].stem
     path = ROOT / plan["configs"] / f"{stem}.yaml"
-    return dump_config(load_config(path, script.recipe(plan, loss) + list(cell), False))
+    return load_config(path, script.recipe(plan, loss) + list(cell), False)
+
+
+def resolved(name: str, loss: str, cell: tuple[str, ...] = ()) -> str:
+    """:func:`config_of` as the YAML text a run folder's ``config.yaml`` holds."""
+    return dump_config(config_of(name, loss, cell))
 
 
 @pytest.mark.parametrize(("name", "loss"), PLANS)
@@ -60,13 +65,7 @@ def test_a_borrowed_loss_runs_the_same_cells_as_in_its_lending_plan(name, loss, 
 def test_lightgcn_sl_plans_are_the_mf_sl_plan_on_lightgcn():
     for name, n in (("ml-100k-lightgcn-sl", 256), ("ml-latest-small-lightgcn-sl", 64)):
         for loss in ("sl", "bcl", "bsl", "psl", "hcl"):
-            config = load_config(
-                ROOT
-                / script.PLANS[name]["configs"]
-                / f"{script.PLANS[name]['losses'][loss].stem}.yaml",
-                script.recipe(script.PLANS[name], loss),
-                False,
-            )
+            config = config_of(name, loss)
             assert config.model.name == "lightgcn" and config.model.score == "cosine"
             assert config.loss.num_negatives == n and config.train.lr == 0.002
             assert config.train.patience == 10

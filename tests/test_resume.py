@@ -150,6 +150,25 @@ def test_checkpoint_content(log_csv, tmp_path, monkeypatch):
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["train"]["epochs"] == 6
 
 
+def test_total_seconds_count_the_processes_before_a_resume(log_csv, tmp_path, monkeypatch):
+    """metrics.json's seconds.total is the run's, not only the last process's: the checkpoint
+    carries the seconds spent so far and the resumed process adds its own."""
+    config = write_config(tmp_path / "c.yaml", log_csv)
+    with monkeypatch.context() as m:
+        m.setattr(interrupt_module, "StopRequest", lambda: StopAfter(STEPS_PER_EPOCH + 4))
+        assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 130
+    path = tmp_path / "run" / "checkpoint.pt"
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["seconds"] > 0
+    checkpoint["seconds"] = 1000.0  # as if the first process had run for 1000 s
+    torch.save(checkpoint, path)
+    t0 = time.perf_counter()
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 0
+    resumed = time.perf_counter() - t0
+    total = json.loads((tmp_path / "run" / "metrics.json").read_text())["seconds"]["total"]
+    assert 1000.0 < total <= 1000.0 + resumed
+
+
 def test_checkpoint_every_zero_writes_none(log_csv, tmp_path, monkeypatch):
     config = write_config(tmp_path / "c.yaml", log_csv, {"train": {"checkpoint_every": 0}})
     written = []

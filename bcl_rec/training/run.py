@@ -96,17 +96,20 @@ def train_run(
         model, loss_fn, split, config.loss, train_cfg, config.eval, device, sample_gen, dist_ctx
     )
     state = None
+    seconds_before = 0.0  # wall seconds of the earlier processes of a resumed run
     if checkpoint is not None:
         state = trainer.restore(checkpoint)
+        seconds_before = float(checkpoint.get("seconds", 0.0))
         if log is not None:
             log(resume_line(state))
     # under torchrun rank 0 records for everyone (every rank holds the same weights and streams)
     recording = folder is not None and dist_ctx.is_main
-    recorder = FolderRecorder(folder, trainer, config) if recording else None
+    clock = RunClock(t_start, seconds_before)
+    recorder = FolderRecorder(folder, trainer, config, clock) if recording else None
     with epoch_logger(config.train.tensorboard) as on_epoch:
         fit = trainer.fit(state, recorder, stop, on_epoch)
     test = trainer.test()
-    total = time.perf_counter() - t_start
+    total = clock.seconds()
     metrics = {
         "best_epoch": fit.best_epoch,
         "epochs": fit.epochs_run,
@@ -131,15 +134,30 @@ def train_run(
     return RunResult(config=config, metrics=metrics, model=trainer.model, split=split, fit=fit)
 
 
+@dataclass(frozen=True)
+class RunClock:
+    """A run's wall seconds over all its processes: those before the checkpoint it resumed
+    from, plus this process's since ``start`` (a ``time.perf_counter()`` reading)."""
+
+    start: float
+    before: float = 0.0
+
+    def seconds(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+
 class FolderRecorder:
     """Sends :meth:`Trainer.fit`'s checkpoints and history to a run folder."""
 
-    def __init__(self, folder: RunFolder, trainer: Trainer, config: RunConfig) -> None:
-        self.folder, self.trainer, self.config = folder, trainer, config
+    def __init__(
+        self, folder: RunFolder, trainer: Trainer, config: RunConfig, clock: RunClock
+    ) -> None:
+        self.folder, self.trainer, self.config, self.clock = folder, trainer, config, clock
 
     def checkpoint(self, state: FitState) -> None:
         content = self.trainer.checkpoint_state(state)
-        self.folder.write_checkpoint({"config": self.config.to_dict(), **content})
+        record = {"config": self.config.to_dict(), **content, "seconds": self.clock.seconds()}
+        self.folder.write_checkpoint(record)
 
     def epoch_done(self, state: FitState) -> None:
         self.folder.write_text_later("history.csv", _history_csv(state.history))

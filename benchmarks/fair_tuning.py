@@ -176,6 +176,18 @@ YELP_LOSSES: dict[str, LossPlan] = {
     "psl": LossPlan("mf-psl-cosine", [], []),
 }
 
+# LightGCN on the Yelp sample, untuned: the SL recipe (N = 64, as MF on this log) with
+# ml-latest-small's LightGCN picks at the same N, and BPR on LightGCN's dot recipe with the learning
+# rate both MovieLens LightGCN tunings picked; seeds 1-5
+YELP_LIGHTGCN_LOSSES: dict[str, LossPlan] = {
+    "bpr": LossPlan("lightgcn-bpr", ["train.lr=0.005"], []),
+    "sl": LossPlan("lightgcn-sl", [], []),
+    "bcl": LossPlan("lightgcn-bcl-nce-cosine", [], []),
+    "hcl": LossPlan("lightgcn-hcl-cosine", [], []),
+    "bsl": LossPlan("lightgcn-bsl", [], []),
+    "psl": LossPlan("lightgcn-psl", [], []),
+}
+
 PLANS: dict[str, dict[str, Any]] = {
     "ml-100k-mf": {"configs": "configs/ml-100k", "losses": MF_LOSSES, "set": []},
     "ml-100k-lightgcn": {
@@ -213,6 +225,11 @@ PLANS: dict[str, dict[str, Any]] = {
         "borrow": {"bpr": "ml-latest-small-lightgcn"},
     },
     "yelp-mf": {"configs": "configs/yelp2018", "losses": YELP_LOSSES, "set": ["train.epochs=300"]},
+    "yelp-lightgcn-sl": {
+        "configs": "configs/yelp2018",
+        "losses": YELP_LIGHTGCN_LOSSES,
+        "set": ["train.epochs=300"],
+    },
 }
 
 

@@ -70,3 +70,21 @@ def test_lightgcn_sl_plans_are_the_mf_sl_plan_on_lightgcn():
             assert config.loss.num_negatives == n and config.train.lr == 0.002
             assert config.train.patience == 10
             assert script.PLANS[name]["losses"][loss].grid == script.MF_LOSSES[loss].grid
+
+
+def test_yelp_lightgcn_runs_ml_latest_small_lightgcn_picks_on_yelp():
+    """Untuned on Yelp: each softmax-family loss is ml-latest-small's LightGCN pick at the same
+    N (its shipped tuned config) on the Yelp data of the MF table; BPR takes the learning rate
+    both MovieLens LightGCN tunings picked."""
+    yelp_data = config_of("yelp-mf", "sl").data
+    for loss in ("sl", "bcl", "bsl", "psl", "hcl"):
+        config = config_of("yelp-lightgcn-sl", loss)
+        stem = script.PLANS["yelp-lightgcn-sl"]["losses"][loss].stem
+        pick = load_config(ROOT / "configs/ml-latest-small/tuned" / f"{stem}.yaml", [], False)
+        assert config.loss == pick.loss and config.model == pick.model
+        assert (config.train.lr, config.train.batch_size) == (pick.train.lr, pick.train.batch_size)
+        assert config.data == yelp_data and config.eval.metric == "ndcg@10"
+    bpr = config_of("yelp-lightgcn-sl", "bpr")
+    for lender in ("ml-100k-lightgcn", "ml-latest-small-lightgcn"):
+        assert script.picks(lender)["bpr"]["params"]["train.lr"] == bpr.train.lr
+    assert bpr.model.name == "lightgcn" and bpr.data == yelp_data

@@ -12,7 +12,8 @@ seeds, 95% t-interval of the mean, paired differences against the baseline). A
 values searched, the pick, CPU minutes) from ``benchmarks/fair_tuning.py``'s files::
 
 A ``<!-- scoreboard: LABEL=FILE; LABEL=FILE ... -->`` block is one row per result file: each
-loss's mean test NDCG@10 and where BCL stands against the best other loss (paired).
+loss's mean test NDCG@10 and where BCL stands against the best other loss (paired). The first
+scoreboard is also drawn, as ``docs/figures/scoreboard.png`` (the ``plots`` extra).
 
     python benchmarks/readme_tables.py            # rewrite README.md and docs/results.md in place
     python benchmarks/readme_tables.py --check    # exit 1 if a table is stale (the test suite)
@@ -25,8 +26,12 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
+from bcl_rec.reporting.extras import MissingExtraError
+from bcl_rec.reporting.figures import ScoreRow, scoreboard_figure
 from bcl_rec.reporting.report import fmt, interval_text
+from bcl_rec.reporting.stats import Summary
 from bcl_rec.reporting.summary import ComparisonSummary, summarise_runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +43,7 @@ BLOCK = re.compile(
 METRICS = ("ndcg@10", "recall@10")
 TUNE_SEED = 1  # the seed of benchmarks/fair_tuning.py's tuning cells
 FILES = ("README.md", "docs/results.md")  # the files whose tables are generated
+FIGURE = "docs/figures/scoreboard.png"  # drawn from the first scoreboard marker
 # the scoreboard's columns, in this order, those present in one of its files
 LOSSES = ("sl", "ssm", "bcl", "bsl", "psl", "hcl", "bpr")
 
@@ -124,9 +130,18 @@ def standing(summary: ComparisonSummary, loss: str = "bcl") -> str:
     return f"**{verdict}**: {text}" if verdict != "behind" else f"behind: {text}"
 
 
-def scoreboard(args: str) -> str:
-    """One row per ``LABEL=FILE``: each loss's mean test NDCG@10 (seeds in brackets when fewer
-    than the most of the row; best in bold) and BCL's standing against the best other loss."""
+class BoardRow(NamedTuple):
+    """One row of a scoreboard: each loss's test NDCG@10 over seeds, the best other loss than
+    BCL by mean, and the file summarised with that loss as the paired baseline."""
+
+    label: str
+    means: dict[str, Summary]
+    other: str
+    against: ComparisonSummary
+
+
+def board(args: str) -> tuple[list[str], list[BoardRow]]:
+    """The columns (losses present, in ``LOSSES`` order) and rows of ``LABEL=FILE; ...``."""
     rows = [tuple(part.strip().rsplit("=", 1)) for part in args.split(";") if part.strip()]
     for row in rows:
         if len(row) != 2:
@@ -134,26 +149,59 @@ def scoreboard(args: str) -> str:
     summaries = [summarise_runs([ROOT / path]) for _, path in rows]
     present = {c.label for s in summaries for c in s.configurations}
     columns = [loss for loss in LOSSES if loss in present]
-    lines = [
-        "| table | " + " | ".join(columns) + " | BCL against the best other loss (paired) |",
-        "| --- | " + " | ".join("---:" for _ in columns) + " | --- |",
-    ]
+    out = []
     for (label, path), summary in zip(rows, summaries, strict=True):
         means = {
             c: summary.cells[(c, "ndcg@10")] for c in columns if (c, "ndcg@10") in summary.cells
         }
-        most = max(s.n for s in means.values())
-        top = max(s.mean for s in means.values())
+        other = max((c for c in means if c != "bcl"), key=lambda c: means[c].mean)
+        # the paired differences need the best other loss as the baseline: summarise again
+        out.append(BoardRow(label, means, other, summarise_runs([ROOT / path], baseline=other)))
+    return columns, out
+
+
+def scoreboard(args: str) -> str:
+    """One row per ``LABEL=FILE``: each loss's mean test NDCG@10 (seeds in brackets when fewer
+    than the most of the row; best in bold) and BCL's standing against the best other loss."""
+    columns, rows = board(args)
+    lines = [
+        "| table | " + " | ".join(columns) + " | BCL against the best other loss (paired) |",
+        "| --- | " + " | ".join("---:" for _ in columns) + " | --- |",
+    ]
+    for row in rows:
+        most = max(s.n for s in row.means.values())
+        top = max(s.mean for s in row.means.values())
         cells = []
         for loss in columns:
-            s = means.get(loss)
+            s = row.means.get(loss)
             text = "-" if s is None else fmt(s.mean) + (f" ({s.n})" if s.n < most else "")
             cells.append(f"**{text}**" if s is not None and s.mean == top else text)
-        best_other = max((c for c in means if c != "bcl"), key=lambda c: means[c].mean)
-        # the paired differences need the best other loss as the baseline: summarise again
-        against = standing(summarise_runs([ROOT / path], baseline=best_other))
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {against} |")
+        lines.append(f"| {row.label} | " + " | ".join(cells) + f" | {standing(row.against)} |")
     return "\n".join(lines) + "\n"
+
+
+def score_rows(rows: list[BoardRow]) -> list[ScoreRow]:
+    """The figure's view of a scoreboard: means, and BCL's paired difference when it has one."""
+    out = []
+    for row in rows:
+        pair = row.against.paired.get(("bcl", "ndcg@10"))
+        diff = None
+        if pair is not None and pair.n >= 2:
+            diff = (pair.diff.mean, pair.diff.low, pair.diff.high)
+        out.append(ScoreRow(row.label, {k: s.mean for k, s in row.means.items()}, row.other, diff))
+    return out
+
+
+def draw_scoreboards(text: str) -> list[Path]:
+    """``docs/figures/scoreboard.png`` from the first scoreboard marker of ``text`` (none
+    without one); matplotlib comes with the ``plots`` extra."""
+    for m in BLOCK.finditer(text):
+        if m["kind"] == "scoreboard":
+            columns, rows = board(m["args"])
+            path = ROOT / FIGURE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return [scoreboard_figure(score_rows(rows), columns, "bcl", "ndcg@10", path)]
+    return []
 
 
 class TableError(ValueError):
@@ -201,6 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         tables = len(BLOCK.findall(path.read_text()))
         path.write_text(new[path])
         print(f"{path}: {tables} result tables regenerated")
+    for path in paths:
+        try:
+            drawn = draw_scoreboards(new[path])
+        except MissingExtraError as err:
+            print(f"{FIGURE} not drawn: {err}", file=sys.stderr)
+            break
+        for figure in drawn:
+            print(f"{figure}: the scoreboard drawn")
+        if drawn:
+            break
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -191,3 +192,69 @@ def _tick(label: str, width: int = 18) -> str:
         for part in parts
         for line in textwrap.wrap(part.replace("/", "/ "), width, break_on_hyphens=True)
     ).replace("/ ", "/")
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One table of a scoreboard: each loss's mean test metric, and the focus loss's paired
+    difference against the best other loss (mean, 95% interval low and high; None when fewer
+    than 2 seeds pair up)."""
+
+    label: str
+    means: dict[str, float]
+    other: str
+    diff: tuple[float, float, float] | None
+
+
+MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
+
+
+def scoreboard_figure(
+    rows: Sequence[ScoreRow], losses: Sequence[str], focus: str, metric: str, path: Path
+) -> Path:
+    """Left: each loss's mean as a percentage of its row's best mean, one colour and marker per
+    loss (the focus loss outlined). Right: the focus loss's paired difference against the best
+    other loss of each row, as a percentage of that loss's mean, with its 95% interval; an
+    interval across 0 is a tie. Rows run top to bottom in the given order."""
+    fig = figure_class()(
+        figsize=(11.5, 0.5 * len(rows) + 1.9), dpi=DPI, layout="constrained"
+    )
+    ax_m, ax_d = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.25, 1]})
+    y = np.arange(len(rows))[::-1]
+    for i, loss in enumerate(losses):
+        points = [
+            (100 * row.means[loss] / max(row.means.values()), at)
+            for row, at in zip(rows, y, strict=True)
+            if loss in row.means
+        ]
+        if points:
+            mine = loss == focus
+            ax_m.scatter(*zip(*points, strict=True), color=colour(i), label=loss, zorder=3,
+                         marker=MARKERS[i % len(MARKERS)], s=60 if mine else 32,
+                         edgecolors="black" if mine else "none", linewidths=1.2)
+    ax_m.set_yticks(y, [_tick(row.label, 26) for row in rows], fontsize=8)
+    ax_m.set_xlabel(f"test {pretty_metric(metric)}, % of the row's best mean", fontsize=9)
+    ax_m.set_title(f"Each loss's mean test {pretty_metric(metric)}", fontsize=10)
+    handles, labels = ax_m.get_legend_handles_labels()
+    ax_m.legend(handles, labels, fontsize=8, ncol=len(labels), loc="upper center",
+                bbox_to_anchor=(0.5, -0.1 - 0.5 / len(rows)), frameon=False)
+    ax_m.grid(axis="x", alpha=0.3)
+    focus_colour = colour(list(losses).index(focus)) if focus in losses else "black"
+    for row, at in zip(rows, y, strict=True):
+        if row.diff is None:
+            ax_d.annotate(f"n/a: too few paired seeds with {row.other}", (0, at), ha="center",
+                          va="center", fontsize=8, color="grey")
+            continue
+        base = row.means[row.other]
+        mean, low, high = (100 * v / base for v in row.diff)
+        ax_d.errorbar(mean, at, xerr=[[mean - low], [high - mean]], fmt="o", capsize=4,
+                      color=focus_colour)
+        ax_d.annotate(f"vs {row.other}", (high, at), xytext=(5, 0), textcoords="offset points",
+                      va="center", fontsize=8)
+    ax_d.axvline(0.0, color="grey", lw=0.9, ls=":")
+    ax_d.margins(x=0.2)
+    ax_d.set_xlabel(f"{focus} minus the best other loss, % of its mean", fontsize=9)
+    ax_d.set_title(f"{focus} against the best other loss: paired 95% interval", fontsize=10)
+    ax_d.grid(axis="x", alpha=0.3)
+    fig.savefig(path)
+    return path

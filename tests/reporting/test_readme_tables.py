@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,3 +120,28 @@ def test_a_scoreboard_row_without_a_file_is_one_line_naming_it(tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     expected = "'B' is not LABEL=FILE (rows are separated by ';')"
     assert err == f"{readme}:2: scoreboard marker: {expected}"
+
+
+def test_the_scoreboard_is_drawn_with_bcls_paired_difference(tmp_path, monkeypatch, capsys):
+    script = load_script()
+    sl = [0.070, 0.072, 0.069, 0.071, 0.068]
+    bcl = list(np.add(sl, [0.004, -0.001, 0.002, 0.003, 0.001]))
+    bpr = list(np.subtract(sl, 0.01))
+    (tmp_path / "a.json").write_text(_rows({"sl": sl, "bcl": bcl, "bpr": bpr}))
+    (tmp_path / "b.json").write_text(_rows({"sl": sl[:1], "bcl": bcl[:1]}))
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    columns, rows = script.board("A=a.json; B=b.json")
+    a, b = script.score_rows(rows)
+    diff = np.subtract(bcl, sl)
+    half = stats.t.ppf(0.975, 4) * diff.std(ddof=1) / np.sqrt(5)
+    assert columns == ["sl", "bcl", "bpr"] and a.other == "sl"
+    assert a.diff == pytest.approx((diff.mean(), diff.mean() - half, diff.mean() + half))
+    assert a.means == pytest.approx({"sl": np.mean(sl), "bcl": np.mean(bcl), "bpr": np.mean(bpr)})
+    assert b.diff is None  # one paired seed: no interval to draw
+    pytest.importorskip("matplotlib", reason="the figure needs the plots extra")
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- scoreboard: A=a.json; B=b.json -->\n<!-- /scoreboard -->\n")
+    assert script.main(["--readme", str(readme)]) == 0
+    figure = tmp_path / script.FIGURE
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"{figure}: the scoreboard drawn" in capsys.readouterr().out

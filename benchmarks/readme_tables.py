@@ -192,16 +192,16 @@ def score_rows(rows: list[BoardRow]) -> list[ScoreRow]:
     return out
 
 
-def draw_scoreboards(text: str) -> list[Path]:
-    """``docs/figures/scoreboard.png`` from the first scoreboard marker of ``text`` (none
-    without one); matplotlib comes with the ``plots`` extra."""
-    for m in BLOCK.finditer(text):
-        if m["kind"] == "scoreboard":
-            columns, rows = board(m["args"])
-            path = ROOT / FIGURE
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return [scoreboard_figure(score_rows(rows), columns, "bcl", "ndcg@10", path)]
-    return []
+def draw_scoreboard(text: str) -> Path | None:
+    """``FIGURE`` drawn from the first scoreboard marker of ``text`` (None without one);
+    matplotlib comes with the ``plots`` extra."""
+    marker = next((m for m in BLOCK.finditer(text) if m["kind"] == "scoreboard"), None)
+    if marker is None:
+        return None
+    columns, rows = board(marker["args"])
+    path = ROOT / FIGURE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return scoreboard_figure(score_rows(rows), columns, "bcl", "ndcg@10", path)
 
 
 class TableError(ValueError):
@@ -249,16 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         tables = len(BLOCK.findall(path.read_text()))
         path.write_text(new[path])
         print(f"{path}: {tables} result tables regenerated")
-    for path in paths:
-        try:
-            drawn = draw_scoreboards(new[path])
-        except MissingExtraError as err:
-            print(f"{FIGURE} not drawn: {err}", file=sys.stderr)
-            break
-        for figure in drawn:
-            print(f"{figure}: the scoreboard drawn")
-        if drawn:
-            break
+    try:
+        drawn = next(filter(None, (draw_scoreboard(new[path]) for path in paths)), None)
+    except MissingExtraError as err:
+        print(f"{FIGURE} not drawn: {err}", file=sys.stderr)
+    else:
+        if drawn is not None:
+            print(f"{drawn}: the scoreboard drawn")
     return 0
 
 

@@ -96,15 +96,15 @@ def train_run(
         model, loss_fn, split, config.loss, train_cfg, config.eval, device, sample_gen, dist_ctx
     )
     state = None
-    seconds_before = 0.0  # wall seconds of the earlier processes of a resumed run
+    clock = RunClock(t_start)
     if checkpoint is not None:
         state = trainer.restore(checkpoint)
-        seconds_before = float(checkpoint.get("seconds", 0.0))
+        # the earlier processes' wall seconds (absent from checkpoints of earlier versions)
+        clock = RunClock(t_start, float(checkpoint.get("seconds", 0.0)))
         if log is not None:
             log(resume_line(state))
     # under torchrun rank 0 records for everyone (every rank holds the same weights and streams)
     recording = folder is not None and dist_ctx.is_main
-    clock = RunClock(t_start, seconds_before)
     recorder = FolderRecorder(folder, trainer, config, clock) if recording else None
     with epoch_logger(config.train.tensorboard) as on_epoch:
         fit = trainer.fit(state, recorder, stop, on_epoch)

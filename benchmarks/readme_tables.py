@@ -31,7 +31,7 @@ from typing import NamedTuple
 from bcl_rec.reporting.extras import MissingExtraError
 from bcl_rec.reporting.figures import ScoreRow, scoreboard_figure
 from bcl_rec.reporting.report import fmt, interval_text
-from bcl_rec.reporting.stats import Summary
+from bcl_rec.reporting.stats import Paired, Summary
 from bcl_rec.reporting.summary import ComparisonSummary, summarise_runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,13 +115,18 @@ def budget(args: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def has_interval(pair: Paired | None) -> bool:
+    """Whether a paired difference has a 95% interval: at least 2 seeds pair up."""
+    return pair is not None and pair.n >= 2
+
+
 def standing(summary: ComparisonSummary, loss: str = "bcl") -> str:
     """Where ``loss`` stands in a summary whose baseline is the best other loss by mean: best
     (the paired 95% interval above 0), tied-best (it holds 0) or behind, with the paired NDCG@10
     difference."""
     other = summary.baseline
     pair = summary.paired.get((loss, "ndcg@10"))
-    if pair is None or pair.n < 2:
+    if not has_interval(pair):
         seeds = pair.n if pair else 0
         return f"n/a ({seeds} paired seed{'s' * (seeds != 1)} with {other})"
     d = pair.diff
@@ -185,9 +190,7 @@ def score_rows(rows: list[BoardRow]) -> list[ScoreRow]:
     out = []
     for row in rows:
         pair = row.against.paired.get(("bcl", "ndcg@10"))
-        diff = None
-        if pair is not None and pair.n >= 2:
-            diff = (pair.diff.mean, pair.diff.low, pair.diff.high)
+        diff = (pair.diff.mean, pair.diff.low, pair.diff.high) if has_interval(pair) else None
         out.append(ScoreRow(row.label, {k: s.mean for k, s in row.means.items()}, row.other, diff))
     return out
 

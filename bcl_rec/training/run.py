@@ -96,11 +96,10 @@ def train_run(
         model, loss_fn, split, config.loss, train_cfg, config.eval, device, sample_gen, dist_ctx
     )
     state = None
-    clock = RunClock(t_start)
+    # a resumed run adds the earlier processes' wall seconds (absent from older checkpoints)
+    clock = RunClock(t_start, 0.0 if checkpoint is None else float(checkpoint.get("seconds", 0.0)))
     if checkpoint is not None:
         state = trainer.restore(checkpoint)
-        # the earlier processes' wall seconds (absent from checkpoints of earlier versions)
-        clock = RunClock(t_start, float(checkpoint.get("seconds", 0.0)))
         if log is not None:
             log(resume_line(state))
     # under torchrun rank 0 records for everyone (every rank holds the same weights and streams)

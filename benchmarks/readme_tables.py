@@ -159,7 +159,10 @@ def board(args: str) -> tuple[list[str], list[BoardRow]]:
         means = {
             c: summary.cells[(c, "ndcg@10")] for c in columns if (c, "ndcg@10") in summary.cells
         }
-        other = max((c for c in means if c != "bcl"), key=lambda c: means[c].mean)
+        others = [c for c in means if c != "bcl"]
+        if not others:
+            raise ValueError(f"{path} has no loss besides bcl to compare it with")
+        other = max(others, key=lambda c: means[c].mean)
         # the paired differences need the best other loss as the baseline: summarise again
         out.append(BoardRow(label, means, other, summarise_runs([ROOT / path], baseline=other)))
     return columns, out

@@ -122,6 +122,19 @@ def test_a_scoreboard_row_without_a_file_is_one_line_naming_it(tmp_path, capsys)
     assert err == f"{readme}:2: scoreboard marker: {expected}"
 
 
+def test_a_scoreboard_row_with_bcl_alone_is_one_line_naming_its_file(tmp_path, monkeypatch,
+                                                                      capsys):
+    script = load_script()
+    (tmp_path / "only.json").write_text(_rows({"bcl": [0.07, 0.071]}))
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- scoreboard: A=only.json -->\n<!-- /scoreboard -->\n")
+    assert script.main(["--readme", str(readme)]) == 2
+    err = capsys.readouterr().err.strip()
+    expected = "only.json has no loss besides bcl to compare it with"
+    assert err == f"{readme}:2: scoreboard marker: {expected}"
+
+
 def test_the_scoreboard_is_drawn_with_bcls_paired_difference(tmp_path, monkeypatch, capsys):
     script = load_script()
     sl = [0.070, 0.072, 0.069, 0.071, 0.068]

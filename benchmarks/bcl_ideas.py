@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the finished ideas only; train nothing")
     args = parser.parse_args(argv)
     out = args.out.resolve()
-    mf_picks = picks(args.plan)
+    base_runs = picks(args.plan)  # each loss's seed-1 run: its pick, or its untuned run on Yelp
     rows = []
     for idea, (base, config, sets) in IDEAS[args.plan].items():
         folder = out / idea
@@ -63,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
                 cmd += ["--set", item]
             run(cmd, out / "log.txt")
         row = _row(idea, folder, TUNE_SEED, dict(s.split("=", 1) for s in sets))
-        row["extends"], row["pick_valid_ndcg@10"] = base, mf_picks[base]["valid_ndcg@10"]
-        row["pick_test_ndcg@10"] = mf_picks[base]["test_ndcg@10"]
+        row["extends"], row["pick_valid_ndcg@10"] = base, base_runs[base]["valid_ndcg@10"]
+        row["pick_test_ndcg@10"] = base_runs[base]["test_ndcg@10"]
         row["kept"] = row["valid_ndcg@10"] > row["pick_valid_ndcg@10"]
         rows.append(row)
-        print(f"{idea}: valid {row['valid_ndcg@10']:.4f} against {base}'s pick "
+        print(f"{idea}: valid {row['valid_ndcg@10']:.4f} against {base}'s seed-1 run "
               f"{row['pick_valid_ndcg@10']:.4f} -> {'kept' if row['kept'] else 'not kept'} "
               f"(test {row['test_ndcg@10']:.4f} against {row['pick_test_ndcg@10']:.4f})")
     dest = ROOT / "results" / "fair" / f"{args.plan}-bcl-ideas.json"

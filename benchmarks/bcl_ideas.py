@@ -45,15 +45,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan", choices=sorted(IDEAS), default="ml-100k-mf")
     parser.add_argument("--out", type=Path, default=Path("runs/ideas"))
     parser.add_argument("--collect-only", action="store_true",
-                        help="write the finished ideas only; train nothing")
+                        help="train nothing: write the ideas found under --out and keep the "
+                        "recorded row of any that is not")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     base_runs = picks(args.plan)  # each loss's seed-1 run: its pick, or its untuned run on Yelp
+    dest = ROOT / "results" / "fair" / f"{args.plan}-bcl-ideas.json"
+    recorded = {r["config"]: r for r in json.loads(dest.read_text())} if dest.exists() else {}
     rows = []
     for idea, (base, config, sets) in IDEAS[args.plan].items():
         folder = out / idea
         if not (folder / "metrics.json").exists() and args.collect_only:
-            print(f"{idea}: not run")
+            if idea in recorded:  # a run folder elsewhere must not erase a recorded result
+                rows.append(recorded[idea])
+                print(f"{idea}: not under {out}; its recorded row is kept")
+            else:
+                print(f"{idea}: not run")
             continue
         if not (folder / "metrics.json").exists():
             cmd = [sys.executable, "-m", "bcl_rec", "train", "--config", config,
@@ -70,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{idea}: valid {row['valid_ndcg@10']:.4f} against {base}'s seed-1 run "
               f"{row['pick_valid_ndcg@10']:.4f} -> {'kept' if row['kept'] else 'not kept'} "
               f"(test {row['test_ndcg@10']:.4f} against {row['pick_test_ndcg@10']:.4f})")
-    dest = ROOT / "results" / "fair" / f"{args.plan}-bcl-ideas.json"
     dest.write_text(json.dumps(rows, indent=1) + "\n")
     print("wrote", dest.relative_to(ROOT))
     return 0

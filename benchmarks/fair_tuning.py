@@ -10,7 +10,9 @@ The protocol (docs/results.md, "The equal-budget protocol"):
    every loss is measured on the same 5 paired seeds.
 3. **Collect.** ``results/fair/<plan>.json`` holds one row per (loss, seed) in the result-file
    format ``bcl-rec report`` reads, and ``results/fair/<plan>-tuning.json`` every tuning cell
-   with its validation metric and the seconds it took (the compute budget, per loss).
+   with its validation metric and the seconds it took (the compute budget, per loss). Rows
+   already in those files whose run folders are not under ``--out`` (runs made on another
+   machine) are kept, and a line names them; a run folder replaces its recorded row.
 4. **Configs.** Each pick is written as ``configs/<dataset>/tuned/<stem>.yaml``.
 
     python benchmarks/fair_tuning.py ml-100k-mf tune test collect configs --jobs 2 --out runs/fair
@@ -312,12 +314,50 @@ def seed_rows(label: str, folder: Path, params: dict[str, Any]) -> list[dict[str
     return sorted(rows, key=lambda r: r["seed"])
 
 
-def collect(name: str, losses: list[str], out: Path, plan: dict[str, Any]) -> None:
+def keep_recorded(
+    fresh: list[dict[str, Any]], recorded: list[dict[str, Any]], order: list[str], out: Path
+) -> list[dict[str, Any]]:
+    """``fresh`` rows plus each recorded row whose run was not collected now, in ``order``.
+
+    Run folders live on the machine that trained them; the result file is what is committed.
+    A collect on another machine, after one new seed, or of a subset of the losses must not
+    drop committed rows it has no folder for. A recorded row is kept when no fresh row has its
+    (loss, seed) and, if its loss has fresh rows, its params are theirs (a new pick replaces the
+    old pick's rows).
+    """
+    have = {(r["config"], r["seed"]) for r in fresh}
+    params = {r["config"]: r["params"] for r in fresh}
+    kept: dict[str, list[int]] = {}
+    rows = list(fresh)
+    for row in recorded:
+        loss = row["config"]
+        if (loss, row["seed"]) in have or params.get(loss, row["params"]) != row["params"]:
+            continue
+        rows.append(row)
+        kept.setdefault(loss, []).append(row["seed"])
+    for loss, seeds in kept.items():
+        print(
+            f"fair_tuning: kept the recorded rows of {loss} (seeds {', '.join(map(str, seeds))}):"
+            f" no run folder of theirs under {out / loss}"
+        )
+    rank = {loss: i for i, loss in enumerate(order)}
+    return sorted(rows, key=lambda r: (rank.get(r["config"], len(rank)), r["seed"]))
+
+
+def recorded(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def collect(
+    name: str, losses: list[str], out: Path, plan: dict[str, Any], dest: Path | None = None
+) -> None:
     rows, tuning = [], []
     for loss in losses:
         if not plan["losses"][loss].grid:  # a fixed config over all the seeds
             rows += seed_rows(loss, out / loss / "test", {})
             continue
+        if not (out / loss / "tune").exists() and not (out / loss / "test").exists():
+            continue  # trained elsewhere: its recorded rows are kept below
         summary = tuning_summary(out, loss)
         for run_ in summary["runs"]:
             row = _row(loss, out / loss / "tune" / run_["folder"], run_["seed"], run_["params"])
@@ -325,13 +365,22 @@ def collect(name: str, losses: list[str], out: Path, plan: dict[str, Any]) -> No
         best = summary["runs"][0]
         rows.append(_row(loss, out / loss / "tune" / best["folder"], TUNE_SEED, best["params"]))
         rows += seed_rows(loss, out / loss / "test", best["params"])
-    dest = ROOT / "results" / "fair"
+    dest = dest or ROOT / "results" / "fair"
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / f"{name}.json").write_text(json.dumps(rows, indent=1) + "\n")
-    print(f"wrote {dest / name}.json ({len(rows)} runs)")
+    result, cells = dest / f"{name}.json", dest / f"{name}-tuning.json"
+    old_rows, old_cells = recorded(result), recorded(cells)
+    # the file's own order of losses first, so a collect that finds nothing new changes nothing
+    order = list(dict.fromkeys([r["config"] for r in old_rows + old_cells] + list(plan["losses"])))
+    rows = keep_recorded(rows, old_rows, order, out)
+    tuned = {r["config"] for r in tuning}
+    tuning += [r for r in old_cells if r["config"] not in tuned]
+    result.write_text(json.dumps(rows, indent=1) + "\n")
+    print(f"wrote {result} ({len(rows)} runs)")
     if tuning:
-        (dest / f"{name}-tuning.json").write_text(json.dumps(tuning, indent=1) + "\n")
-        print(f"wrote {dest / name}-tuning.json ({len(tuning)} cells)")
+        rank = {loss: i for i, loss in enumerate(order)}
+        tuning.sort(key=lambda r: rank.get(r["config"], len(rank)))  # stable: cells keep order
+        cells.write_text(json.dumps(tuning, indent=1) + "\n")
+        print(f"wrote {cells} ({len(tuning)} cells)")
 
 
 def write_config(name: str, plan: dict[str, Any], loss: str, out: Path) -> Path:
@@ -368,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     losses = args.losses or list(plan["losses"])
     borrowed = plan.get("borrow", {})
     for loss, other in borrowed.items():  # the same cells, run by another plan: link its folder
-        if loss in losses and not (out / loss).exists():
+        if loss in losses and not os.path.lexists(out / loss):  # a link to a missing folder too
             out.mkdir(parents=True, exist_ok=True)
             (out / loss).symlink_to((args.out / other / loss).resolve(), target_is_directory=True)
     stages = [{"tune": tune, "test": test}[s] for s in args.stages if s in ("tune", "test")]

@@ -341,10 +341,11 @@ def keep_recorded(
             f" no run folder of theirs under {out / loss}"
         )
     rank = {loss: i for i, loss in enumerate(order)}
-    return sorted(rows, key=lambda r: (rank.get(r["config"], len(rank)), r["seed"]))
+    return sorted(rows, key=lambda r: (rank[r["config"]], r["seed"]))
 
 
 def recorded(path: Path) -> list[dict[str, Any]]:
+    """The rows a committed result file holds (none before the first collect)."""
     return json.loads(path.read_text()) if path.exists() else []
 
 
@@ -377,8 +378,7 @@ def collect(
     result.write_text(json.dumps(rows, indent=1) + "\n")
     print(f"wrote {result} ({len(rows)} runs)")
     if tuning:
-        rank = {loss: i for i, loss in enumerate(order)}
-        tuning.sort(key=lambda r: rank.get(r["config"], len(rank)))  # stable: cells keep order
+        tuning.sort(key=lambda r: order.index(r["config"]))  # stable: cells keep their order
         cells.write_text(json.dumps(tuning, indent=1) + "\n")
         print(f"wrote {cells} ({len(tuning)} cells)")
 

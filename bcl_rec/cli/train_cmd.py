@@ -79,9 +79,10 @@ def run_train(args: argparse.Namespace) -> int:
         return _error(str(err), 2)
     try:
         return _train_located(config, folder, args, args.config, None)
-    except ConfigError:
-        # found after loading the data, before any training: leave no half-made run behind
-        if not folder.checkpoint_path.exists():
+    except Exception:
+        # a bad setting found with the data, or data that would not load (a missing dataset, a
+        # bad line): before any training step, leave no half-made run to block the same command
+        if is_main_process() and not folder.checkpoint_path.exists():
             (folder.path / "config.yaml").unlink(missing_ok=True)
             if created:
                 with contextlib.suppress(OSError):

@@ -297,6 +297,24 @@ def test_wrong_format_names_the_file(tiny, capsys, tmp_path):
     code, _, err = cli(capsys, "train", *tiny_args(log), "--set", "data.format=jsonl",
                        "--out", tmp_path / "run")
     assert_one_error(code, err, f"{log}, line 1: not valid JSON")
+    assert not (tmp_path / "run").exists()  # nothing trained, nothing written
+
+
+def test_data_that_would_not_load_leaves_no_run_so_the_same_command_works_once_fixed(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BCL_REC_CACHE", str(tmp_path / "cache"))
+    log = write_log(tmp_path / "log.csv")
+    good = log.read_text()
+    log.write_text(good.replace("\n", "\nbroken\n", 1))
+    args = ("train", *tiny_args(log), "--out", tmp_path / "run")
+    code, _, err = cli(capsys, *args)
+    assert_one_error(code, err, f"{log}, line 2")
+    assert not (tmp_path / "run").exists()
+    log.write_text(good)
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
+    assert (tmp_path / "run" / "metrics.json").exists()
 
 
 # --- run folders: evaluate and recommend --------------------------------------------------------

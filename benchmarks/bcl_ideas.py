@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from fair_tuning import ROOT, TUNE_SEED, _row, picks, run
+from fair_tuning import ROOT, TUNE_SEED, _row, keep_recorded, picks, recorded, run
 
 TUNED = "configs/ml-100k/tuned"
 BCL_WEIGHTS = ["loss.weights=bcl", "loss.alpha=0.9", "loss.beta=0.5", "loss.tau_plus=0.05",
@@ -51,17 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     base_runs = picks(args.plan)  # each loss's seed-1 run: its pick, or its untuned run on Yelp
     dest = ROOT / "results" / "fair" / f"{args.plan}-bcl-ideas.json"
-    recorded = {r["config"]: r for r in json.loads(dest.read_text())} if dest.exists() else {}
+    ideas = list(IDEAS[args.plan])
+    old = [r for r in recorded(dest) if r["config"] in ideas]
     rows = []
     for idea, (base, config, sets) in IDEAS[args.plan].items():
         folder = out / idea
         if not (folder / "metrics.json").exists() and args.collect_only:
-            if idea in recorded:  # a run folder elsewhere must not erase a recorded result
-                rows.append(recorded[idea])
-                print(f"{idea}: not under {out}; its recorded row is kept")
-            else:
+            if all(r["config"] != idea for r in old):
                 print(f"{idea}: not run")
-            continue
+            continue  # a recorded row is kept below: a run folder elsewhere must not erase it
         if not (folder / "metrics.json").exists():
             cmd = [sys.executable, "-m", "bcl_rec", "train", "--config", config,
                    "--set", f"train.seed={TUNE_SEED}", "--set", "train.progress=false",
@@ -77,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{idea}: valid {row['valid_ndcg@10']:.4f} against {base}'s seed-1 run "
               f"{row['pick_valid_ndcg@10']:.4f} -> {'kept' if row['kept'] else 'not kept'} "
               f"(test {row['test_ndcg@10']:.4f} against {row['pick_test_ndcg@10']:.4f})")
+    rows = keep_recorded(rows, old, ideas, out)
     dest.write_text(json.dumps(rows, indent=1) + "\n")
     print("wrote", dest.relative_to(ROOT))
     return 0

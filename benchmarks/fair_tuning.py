@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from bcl_rec.config import apply_overrides
+from bcl_rec.config import apply_overrides, load_config
 from bcl_rec.training.sweep import grid_cells, parse_grid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,6 +190,27 @@ YELP_LIGHTGCN_LOSSES: dict[str, LossPlan] = {
     "psl": LossPlan("lightgcn-psl", [], []),
 }
 
+# The Yelp sample, tuned with the same budget, one cell at a time: MovieLens' grids at N = 64 on
+# the Yelp configs, with patience 10 for every loss (LightGCN's BPR included, as in its untuned
+# runs). Each cell is a run of its own whose row lands in results/fair/<plan>-tuning.json as soon
+# as it is collected, so the tuning can span machines (48 cells of 3-30 minutes on two cores).
+# The untuned plan's seed-1 run (``cells_from``) is exactly one cell of every grid, the MovieLens
+# pick it was given (``untuned_cell`` checks the configs are equal): it is that cell, not rerun,
+# and when it is the pick its five seeds are the test.
+def on_yelp(losses: dict[str, LossPlan], untuned: dict[str, LossPlan]) -> dict[str, LossPlan]:
+    """``losses`` at N = 64 on the Yelp configs of the untuned plan's losses."""
+    return {
+        name: plan._replace(stem=untuned[name].stem)
+        for name, plan in with_negatives(losses, 64).items()
+    }
+
+
+YELP_MF_TUNED = on_yelp(MF_LOSSES, YELP_LOSSES)
+YELP_LIGHTGCN_TUNED = {
+    **on_yelp(LIGHTGCN_SL_LOSSES, YELP_LIGHTGCN_LOSSES),
+    "bpr": LIGHTGCN_LOSSES["bpr"]._replace(stem=YELP_LIGHTGCN_LOSSES["bpr"].stem),
+}
+
 PLANS: dict[str, dict[str, Any]] = {
     "ml-100k-mf": {"configs": "configs/ml-100k", "losses": MF_LOSSES, "set": []},
     "ml-100k-lightgcn": {
@@ -231,6 +252,18 @@ PLANS: dict[str, dict[str, Any]] = {
         "configs": "configs/yelp2018",
         "losses": YELP_LIGHTGCN_LOSSES,
         "set": ["train.epochs=300"],
+    },
+    "yelp-mf-tuned": {
+        "configs": "configs/yelp2018",
+        "losses": YELP_MF_TUNED,
+        "set": ["train.epochs=300"],
+        "cells_from": "yelp-mf",
+    },
+    "yelp-lightgcn-sl-tuned": {
+        "configs": "configs/yelp2018",
+        "losses": YELP_LIGHTGCN_TUNED,
+        "set": ["train.epochs=300"],
+        "cells_from": "yelp-lightgcn-sl",
     },
 }
 
@@ -352,6 +385,9 @@ def recorded(path: Path) -> list[dict[str, Any]]:
 def collect(
     name: str, losses: list[str], out: Path, plan: dict[str, Any], dest: Path | None = None
 ) -> None:
+    if "cells_from" in plan:
+        collect_cells(name, losses, out, dest)
+        return
     rows, tuning = [], []
     for loss in losses:
         if not plan["losses"][loss].grid:  # a fixed config over all the seeds
@@ -383,12 +419,148 @@ def collect(
         print(f"wrote {cells} ({len(tuning)} cells)")
 
 
+Cell = tuple[str, ...]
+
+
+def cells_of(plan: dict[str, Any], loss: str) -> list[Cell]:
+    """The loss's tuning cells, as ``--set`` items, in the sweep's order."""
+    return grid_cells(parse_grid(plan["losses"][loss].grid))
+
+
+def cell_config(plan: dict[str, Any], loss: str, items: list[str]):
+    """The config a run of ``loss`` in ``plan`` with ``items`` set on top of its recipe trains."""
+    base = ROOT / plan["configs"] / f"{plan['losses'][loss].stem}.yaml"
+    return load_config(base, recipe(plan, loss) + items, warn_unused=False)
+
+
+def cell_params(plan: dict[str, Any], loss: str, cell: Cell) -> dict[str, Any]:
+    """The cell's values as the config types them (what a sweep's summary records)."""
+    config = cell_config(plan, loss, list(cell))
+    keys = [item.split("=", 1)[0] for item in cell]
+    return {key: getattr(getattr(config, key.split(".")[0]), key.split(".")[1]) for key in keys}
+
+
+def untuned_cell(plan: dict[str, Any], loss: str) -> Cell:
+    """The cell whose seed-1 run is the untuned plan's seed-1 run of ``loss`` (equal configs)."""
+    untuned = PLANS[plan["cells_from"]]
+    reference = cell_config(untuned, loss, [f"train.seed={TUNE_SEED}"])
+    for cell in cells_of(plan, loss):
+        if cell_config(plan, loss, [*cell, f"train.seed={TUNE_SEED}"]) == reference:
+            return cell
+    raise SystemExit(f"fair_tuning: {loss}: no cell of its grid is {plan['cells_from']}'s run")
+
+
+def cell_folder(out: Path, loss: str, cell: Cell) -> Path:
+    return out / loss / "cells" / ",".join(cell)
+
+
+def known_cells(name: str, loss: str, out: Path, dest: Path) -> dict[Cell, dict[str, Any]]:
+    """The seed-1 row of every cell of ``loss`` that has one, in grid order: a finished run
+    folder under ``out``, else the row recorded in ``<plan>-tuning.json``, else (for the untuned
+    cell) the untuned plan's seed-1 row."""
+    plan = PLANS[name]
+    recorded_cells = recorded(dest / f"{name}-tuning.json")
+    untuned_rows = recorded(dest / f"{plan['cells_from']}.json")
+    start = untuned_cell(plan, loss)
+    known = {}
+    for cell in cells_of(plan, loss):
+        params = cell_params(plan, loss, cell)
+        found = seed_rows(loss, cell_folder(out, loss, cell), params)
+        found += [r for r in recorded_cells if r["config"] == loss and r["params"] == params]
+        if cell == start:
+            found += [
+                dict(r, params=params)
+                for r in untuned_rows
+                if r["config"] == loss and r["seed"] == TUNE_SEED
+            ]
+        if found:
+            known[cell] = found[0]
+    return known
+
+
+def best_cell(known: dict[Cell, dict[str, Any]]) -> Cell:
+    """The cell with the best validation NDCG@10 (ties: the earlier cell)."""
+    return max(known, key=lambda cell: known[cell]["valid_ndcg@10"])
+
+
+def cells_pick(name: str, loss: str, out: Path) -> dict[str, Any]:
+    """The pick of a plan tuned cell by cell, as :func:`pick` gives a sweep's."""
+    known = known_cells(name, loss, out, ROOT / "results" / "fair")
+    if len(known) < CELLS:
+        raise SystemExit(f"fair_tuning: {loss}: {len(known)}/{CELLS} cells known, no pick yet")
+    best = known[best_cell(known)]
+    return {"params": best["params"], "valid": best["valid_ndcg@10"]}
+
+
+def tune_cells(name: str, losses: list[str], out: Path, jobs: int) -> None:
+    """Run each cell with no row yet, seed 1, ``jobs`` at a time (the losses' order first)."""
+    plan, dest = PLANS[name], ROOT / "results" / "fair"
+    todo = [
+        (loss, cell)
+        for loss in losses
+        for cell in cells_of(plan, loss)
+        if cell not in known_cells(name, loss, out, dest)
+    ]
+
+    def one(job: tuple[str, Cell]) -> None:
+        loss, cell = job
+        extra = [a for item in cell for a in ("--set", item)] + ["--seeds", str(TUNE_SEED)]
+        run(sweep_cmd(plan, loss, extra, cell_folder(out, loss, cell)), out / loss / "log.txt")
+
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, todo))
+
+
+def test_cells(name: str, losses: list[str], out: Path) -> None:
+    """Seeds 2..5 of each loss whose cells are all known and whose pick is not the untuned cell
+    (the untuned plan's five seeds are that cell's test)."""
+    plan, dest = PLANS[name], ROOT / "results" / "fair"
+    for loss in losses:
+        known = known_cells(name, loss, out, dest)
+        if len(known) < CELLS or best_cell(known) == untuned_cell(plan, loss):
+            continue
+        extra = [a for item in best_cell(known) for a in ("--set", item)]
+        extra += ["--seeds", ",".join(map(str, TEST_SEEDS))]
+        run(sweep_cmd(plan, loss, extra, out / loss / "test"), out / loss / "log.txt")
+
+
+def collect_cells(name: str, losses: list[str], out: Path, dest: Path | None = None) -> None:
+    """``collect`` for a plan tuned cell by cell: every known cell into ``<name>-tuning.json``,
+    and the five seeds of each loss whose cells are all known into ``<name>.json``."""
+    plan, dest = PLANS[name], dest or ROOT / "results" / "fair"
+    dest.mkdir(parents=True, exist_ok=True)
+    result, cells_file = dest / f"{name}.json", dest / f"{name}-tuning.json"
+    old_rows, old_cells = recorded(result), recorded(cells_file)
+    untuned_rows = recorded(dest / f"{plan['cells_from']}.json")
+    rows, tuning = [], []
+    for loss in losses:
+        known = known_cells(name, loss, out, dest)
+        tuning += known.values()
+        if len(known) < CELLS:
+            print(f"fair_tuning: {loss}: {len(known)}/{CELLS} cells known, no pick yet")
+            continue
+        best = best_cell(known)
+        params = known[best]["params"]
+        if best == untuned_cell(plan, loss):
+            rows += [dict(r, params=params) for r in untuned_rows if r["config"] == loss]
+        else:
+            rows += [known[best], *seed_rows(loss, out / loss / "test", params)]
+    order = list(dict.fromkeys([r["config"] for r in old_rows + old_cells] + list(plan["losses"])))
+    rows = keep_recorded(rows, old_rows, order, out)
+    tuning += [r for r in old_cells if r["config"] not in losses]
+    tuning.sort(key=lambda r: order.index(r["config"]))  # stable: cells keep their grid order
+    for path, content in ((result, rows), (cells_file, tuning)):
+        if content or path.exists():  # no result file before a loss has its pick
+            path.write_text(json.dumps(content, indent=1) + "\n")
+            print(f"wrote {path} ({len(content)} rows)")
+
+
 def write_config(name: str, plan: dict[str, Any], loss: str, out: Path) -> Path:
     """``configs/<dataset>/tuned/<stem>.yaml``: the base config with the plan's recipe and the
     loss's pick applied, headed by the protocol that chose it."""
     stem = plan["losses"][loss].stem
     base = yaml.safe_load((ROOT / plan["configs"] / f"{stem}.yaml").read_text())
-    best = pick(out, loss)
+    best = pick(out, loss) if "cells_from" not in plan else cells_pick(name, loss, out)
     picked = as_overrides(best["params"])
     config = apply_overrides(base, recipe(plan, loss) + picked)
     header = (
@@ -420,6 +592,17 @@ def main(argv: list[str] | None = None) -> int:
         if loss in losses and not os.path.lexists(out / loss):  # a link to a missing folder too
             out.mkdir(parents=True, exist_ok=True)
             (out / loss).symlink_to((args.out / other / loss).resolve(), target_is_directory=True)
+    if "cells_from" in plan:  # tuned cell by cell: each stage over all the losses' cells
+        if "tune" in args.stages:
+            tune_cells(args.plan, losses, out, args.jobs)
+        if "test" in args.stages:
+            test_cells(args.plan, losses, out)
+        if "collect" in args.stages:
+            collect(args.plan, losses, out, plan)
+        if "configs" in args.stages:
+            for loss in losses:
+                print("wrote", write_config(args.plan, plan, loss, out).relative_to(ROOT))
+        return 0
     stages = [{"tune": tune, "test": test}[s] for s in args.stages if s in ("tune", "test")]
 
     def one_loss(loss: str) -> None:  # a loss is tuned and tested before the worker moves on

@@ -42,6 +42,7 @@ BLOCK = re.compile(
 )
 METRICS = ("ndcg@10", "recall@10")
 TUNE_SEED = 1  # the seed of benchmarks/fair_tuning.py's tuning cells
+CELLS = 4  # the tuning cells each loss gets (benchmarks/fair_tuning.py)
 FILES = ("README.md", "docs/results.md")  # the files whose tables are generated
 FIGURE = "docs/figures/scoreboard.png"  # drawn from the first scoreboard marker
 # the scoreboard's columns, in this order, those present in one of its files
@@ -86,10 +87,12 @@ def render(args: str) -> str:
 
 def budget(args: str) -> str:
     """Per loss of a tuning file (``benchmarks/fair_tuning.py``): the cells, the values searched,
-    the pick (best validation NDCG@10) and the minutes of tuning and of the other test seeds."""
+    the pick (best validation NDCG@10) and the minutes of tuning and of the other test seeds.
+    A loss still being tuned cell by cell (no pick in the result file, or no result file yet)
+    shows the cells known of ``CELLS`` and the best of them so far."""
     tuning_path, results_path = (ROOT / p for p in args.split())
     tuning = json.loads(tuning_path.read_text())
-    results = json.loads(results_path.read_text())
+    results = json.loads(results_path.read_text()) if results_path.exists() else []
     lines = [
         "| loss | cells | values searched | pick (valid NDCG@10) | tuning min | test min |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -100,8 +103,14 @@ def budget(args: str) -> str:
             k: sorted({json.dumps(r["params"][k]) for r in cells}) for k in cells[0]["params"]
         }
         # the pick is the tuning run the result file carries as the loss's seed-TUNE_SEED row
-        best = next(r for r in results if r["config"] == loss and r["seed"] == TUNE_SEED)
+        best = next((r for r in results if r["config"] == loss and r["seed"] == TUNE_SEED), None)
+        count = str(len(cells))
+        if best is None:  # still tuning: the best cell so far
+            best = max(cells, key=lambda r: r["valid_ndcg@10"])
+            count = f"{len(cells)} of {CELLS}"
         pick = ", ".join(f"{k.split('.')[-1]} {json.dumps(v)}" for k, v in best["params"].items())
+        if count != str(len(cells)):
+            pick = f"none yet; best so far {pick}"
         values = "; ".join(f"{k.split('.')[-1]} {', '.join(v)}" for k, v in searched.items())
         tune_min = sum(r["seconds"] for r in cells) / 60
         test_min = (
@@ -109,7 +118,7 @@ def budget(args: str) -> str:
             / 60
         )
         lines.append(
-            f"| {loss} | {len(cells)} | {values} | {pick} ({best['valid_ndcg@10']:.4f}) "
+            f"| {loss} | {count} | {values} | {pick} ({best['valid_ndcg@10']:.4f}) "
             f"| {tune_min:.0f} | {test_min:.0f} |"
         )
     return "\n".join(lines) + "\n"

@@ -158,3 +158,23 @@ def test_the_scoreboard_is_drawn_with_bcls_paired_difference(tmp_path, monkeypat
     figure = tmp_path / script.FIGURE
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"{figure}: the scoreboard drawn" in capsys.readouterr().out
+
+
+def test_a_budget_of_a_loss_still_being_tuned_shows_its_cells_known_and_the_best_so_far(
+    tmp_path, monkeypatch
+):
+    script = load_script()
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    cell = {"config": "sl", "seed": 1, "seconds": 600.0}
+    tuning = [
+        cell | {"params": {"loss.temperature": 0.1}, "valid_ndcg@10": 0.0141},
+        cell | {"params": {"loss.temperature": 0.15}, "valid_ndcg@10": 0.0152},
+    ]
+    (tmp_path / "tuning.json").write_text(json.dumps(tuning))
+
+    table = script.budget("tuning.json no-pick-yet.json")
+
+    assert table.splitlines()[2] == (
+        "| sl | 2 of 4 | temperature 0.1, 0.15 | none yet; best so far temperature 0.15 (0.0152) "
+        "| 20 | 0 |"
+    )

@@ -109,6 +109,16 @@ def test_table_and_search_draw_the_same_items(n_items):
 
 
 @needs_numba
+@pytest.mark.parametrize("batch", [1, 3, 8, 600])
+def test_rows_are_visited_grouped_by_user_on_both_sorting_paths(batch):
+    """Counting sort (rows >= users / 8) and merge sort (fewer rows): the stable order."""
+    from bcl_rec.training.compiled_rows import by_user
+
+    users = np.random.default_rng(batch).integers(0, 40, batch)
+    assert np.array_equal(by_user(users, 40), np.argsort(users, kind="stable"))
+
+
+@needs_numba
 @pytest.mark.parametrize("n_items", [2, 300, 40_000])
 def test_compiled_search_draws_the_torch_search_items(n_items):
     """The compiled per-user search is the torch search's map from draws to items, including
@@ -130,6 +140,8 @@ def test_compiled_search_draws_the_torch_search_items(n_items):
     assert got.dtype == torch.int64
     assert torch.equal(got, expected)
     assert got[0, 0] == 0 and got[0, 1] == n_items - 1 and (got[2:4] == 0).all()
+    few = compiled.unlabeled_at(users[:4], uniform[:4])  # fewer rows than users / 8: merge sort
+    assert torch.equal(few, expected[:4])
 
 
 def test_table_respects_its_budget():

@@ -545,7 +545,8 @@ def collect_cells(name: str, losses: list[str], out: Path, dest: Path | None = N
             rows += [dict(r, params=params) for r in untuned_rows if r["config"] == loss]
         else:
             rows += [known[best], *seed_rows(loss, out / loss / "test", params)]
-    order = list(dict.fromkeys([r["config"] for r in old_rows + old_cells] + list(plan["losses"])))
+    # the plan's order of losses, whichever loss got its pick first
+    order = list(dict.fromkeys(list(plan["losses"]) + [r["config"] for r in old_rows + old_cells]))
     rows = keep_recorded(rows, old_rows, order, out)
     tuning += [r for r in old_cells if r["config"] not in losses]
     tuning.sort(key=lambda r: order.index(r["config"]))  # stable: cells keep their grid order

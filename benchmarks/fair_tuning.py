@@ -588,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"configs: {args.plan} is outside the equal-budget protocol; not shipped")
     out = (args.out / args.plan).resolve()
     losses = args.losses or list(plan["losses"])
+    unknown = [loss for loss in losses if loss not in plan["losses"]]
+    if unknown:
+        parser.error(f"--losses: {args.plan} has no {unknown}; choose from {list(plan['losses'])}")
     borrowed = plan.get("borrow", {})
     for loss, other in borrowed.items():  # the same cells, run by another plan: link its folder
         if loss in losses and not os.path.lexists(out / loss):  # a link to a missing folder too

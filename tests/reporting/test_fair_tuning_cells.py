@@ -151,3 +151,10 @@ def test_tune_runs_only_the_cells_without_a_row_with_seed_1(tmp_path, monkeypatc
         "loss.alpha=0.9,loss.tau_plus=0.15",
     ]
     assert all(cmd[cmd.index("--seeds") + 1] == "1" for cmd in ran)
+
+
+def test_an_unknown_loss_is_one_line_naming_the_plans_losses(capsys):
+    with pytest.raises(SystemExit):
+        script.main([NAME, "collect", "--losses", "nope"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--losses: yelp-mf-tuned has no ['nope']" in err and "'bcl'" in err

@@ -495,12 +495,10 @@ def cells_pick(name: str, loss: str, out: Path) -> dict[str, Any]:
 def tune_cells(name: str, losses: list[str], out: Path, jobs: int) -> None:
     """Run each cell with no row yet, seed 1, ``jobs`` at a time (the losses' order first)."""
     plan, dest = PLANS[name], ROOT / "results" / "fair"
-    todo = [
-        (loss, cell)
-        for loss in losses
-        for cell in cells_of(plan, loss)
-        if cell not in known_cells(name, loss, out, dest)
-    ]
+    todo = []
+    for loss in losses:  # the known cells once per loss: each lookup reads configs and files
+        known = known_cells(name, loss, out, dest)
+        todo += [(loss, cell) for cell in cells_of(plan, loss) if cell not in known]
 
     def one(job: tuple[str, Cell]) -> None:
         loss, cell = job
@@ -517,9 +515,10 @@ def test_cells(name: str, losses: list[str], out: Path) -> None:
     plan, dest = PLANS[name], ROOT / "results" / "fair"
     for loss in losses:
         known = known_cells(name, loss, out, dest)
-        if len(known) < CELLS or best_cell(known) == untuned_cell(plan, loss):
+        best = best_cell(known) if len(known) == CELLS else None
+        if best is None or best == untuned_cell(plan, loss):
             continue
-        extra = [a for item in best_cell(known) for a in ("--set", item)]
+        extra = [a for item in best for a in ("--set", item)]
         extra += ["--seeds", ",".join(map(str, TEST_SEEDS))]
         run(sweep_cmd(plan, loss, extra, out / loss / "test"), out / loss / "log.txt")
 

@@ -98,7 +98,9 @@ def parse_times(
         raise error_at(row, _time_message(values.iloc[row]))
     if parsed.dt.tz is None:
         parsed = parsed.dt.tz_localize("UTC")
-    seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    # The epoch in the column's own unit: a date outside nanoseconds' range (year 1000) stays exact.
+    epoch = pd.Timestamp(0, tz="UTC").as_unit(parsed.dt.unit)
+    seconds = (parsed - epoch) // pd.Timedelta(seconds=1)
     return seconds.to_numpy(dtype=np.int64)
 
 

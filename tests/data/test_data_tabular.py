@@ -11,6 +11,7 @@ from bcl_rec.data.columns import ColumnSpec
 from bcl_rec.data.config import DataConfig
 from bcl_rec.data.errors import DataError
 from bcl_rec.data.load import read_dataset
+from bcl_rec.data.rawlog import parse_times
 from bcl_rec.data.tabular import TableOptions, read_recbole, read_table
 
 
@@ -205,10 +206,6 @@ def test_parquet_not_parquet(tmp_path):
 
 def test_dates_outside_nanosecond_range_are_exact_seconds():
     """ISO dates before 1677 parse in seconds' unit; the epoch must not force nanoseconds."""
-    import pandas as pd
-
-    from bcl_rec.data.rawlog import parse_times
-
     values = pd.Series(["1000-01-01", "2000-01-01T00:00:01", "1970-01-01T00:00:05"])
     seconds = parse_times(values, "", lambda row, message: ValueError(message))
     expected = [-30610224000, 946684801, 5]  # (date - 1970-01-01) in seconds, by hand

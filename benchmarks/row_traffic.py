@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scale  # noqa: E402 - the synthetic log and the trainer of benchmarks/scale.py
 
-from bcl_rec.models.base import gather, pair_scores  # noqa: E402
 from bcl_rec.training.compiled_rows import (  # noqa: E402
     CACHE_LINE,
     PREFETCH_AHEAD,
@@ -71,16 +70,14 @@ def item_gradients(size: str, steps: int) -> list[tuple[np.ndarray, np.ndarray]]
     n_pairs = trainer.pair_users.shape[0]
     order = torch.randperm(n_pairs, generator=trainer.generator)[: steps * 1024]
     kept = []
-    for users, pos_items, neg_items, _ in trainer.batches(order):
-        user_emb, item_emb = trainer.model.embeddings()
-        u = gather(user_emb, users)
-        out = trainer.loss_fn(pair_scores(u, gather(item_emb, pos_items)),
-                              pair_scores(u, gather(item_emb, neg_items)), None, None)
-        trainer.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
+
+    def keep(*_: object) -> None:  # before each optimiser step: the gradient it is about to use
         grad = trainer.model.item_embedding.grad
         kept.append((grad._indices()[0].numpy().copy(), grad._values().numpy().copy()))
-        trainer.optimizer.step()
+
+    trainer.optimizer.register_step_pre_hook(keep)
+    for batch in trainer.batches(order):
+        trainer.update(*batch)
     return kept
 
 

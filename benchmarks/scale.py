@@ -2,7 +2,7 @@
 
     python benchmarks/scale.py [--sizes 1M,5M,25M] [--threads N] [--lightgcn-steps S]
         [--mf-steps S] [--sparse-steps S] [--breakdown-steps S] [--tasks T,...] [--json FILE]
-        [--plot FILE]
+        [--plot FILE] [--paired-rounds R] [--paired-steps S]
 
 For each size, a seeded synthetic log (``synthetic_log``: user activity and item popularity
 both power-law, catalogue sizes of ``SIZES``; 25M is MovieLens-25M's 162K users x 59K items) is
@@ -22,7 +22,11 @@ rise of the resident set's high-water mark):
   sampler and ``sparse_adam`` run the compiled row kernels, and ``breakdown-sparse_adam-torch``
   times the same steps on their torch forms for comparison;
 - ``pairs_ratio``: MovieLens-100K's pairs per second (the fastest of 5 whole MF + BCL epochs,
-  timed first in the same run) over each MF epoch's, for each optimiser (the target is <= 1.5).
+  timed first in the same run) over each MF epoch's, for each optimiser (the target is <= 1.5);
+- ``paired``: the same ratio timed in turns (``paired_throughput``: MovieLens-100K with each
+  optimiser and this log with ``sparse_adam`` take turns of ``--paired-steps`` steps for
+  ``--paired-rounds`` rounds), so that both sides of each round's ratio ran under the same
+  load: on a shared virtual machine, rates timed minutes apart can differ by 2x.
 
 The log-log plot of seconds against interactions and the growth exponent (least-squares slope
 of log seconds on log interactions) come from the same run.
@@ -37,6 +41,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +55,6 @@ from bcl_rec.evaluation.memory import peak_memory
 from bcl_rec.evaluation.ranking import FullRankingEvaluator
 from bcl_rec.losses import build_loss
 from bcl_rec.models import build_model
-from bcl_rec.models.base import gather, pair_scores
 from bcl_rec.training import row_kernels
 from bcl_rec.training.sampler import UnlabeledSampler
 from bcl_rec.training.trainer import Trainer
@@ -177,10 +181,19 @@ def epoch(trainer: Trainer, steps: int | None) -> tuple[float, str]:
 
 
 def breakdown(trainer: Trainer, steps: int) -> dict[str, float]:
-    """Seconds per step of sampling, forward + backward, and the optimiser step (MF + BCL)."""
+    """Seconds per step of sampling, forward + backward, and the optimiser step (MF + BCL):
+    :meth:`Trainer.update` timed whole, its optimiser step timed by the optimiser's hooks."""
     n_pairs = trainer.pair_users.shape[0]
     order = torch.randperm(n_pairs, generator=trainer.generator)[: steps * 1024]
     parts = {"sample": 0.0, "forward_backward": 0.0, "optimizer": 0.0}
+    stamps: list[float] = []
+
+    def stamp(*_: object) -> None:
+        stamps.append(time.perf_counter())
+
+    hooks = [trainer.optimizer.register_step_pre_hook(stamp),
+             trainer.optimizer.register_step_post_hook(stamp)]
+    trainer.model.train()
     batches = trainer.batches(order)
     while True:
         t0 = time.perf_counter()
@@ -188,24 +201,82 @@ def breakdown(trainer: Trainer, steps: int) -> dict[str, float]:
         t1 = time.perf_counter()
         if batch is None:
             break
-        users, pos_items, neg_items, _ = batch
-        user_emb, item_emb = trainer.model.embeddings()
-        u = gather(user_emb, users)
-        out = trainer.loss_fn(pair_scores(u, gather(item_emb, pos_items)),
-                              pair_scores(u, gather(item_emb, neg_items)), None, None)
-        trainer.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
+        trainer.update(*batch)
         t2 = time.perf_counter()
-        trainer.optimizer.step()
-        t3 = time.perf_counter()
+        step = stamps[-1] - stamps[-2]
         parts["sample"] += t1 - t0
-        parts["forward_backward"] += t2 - t1
-        parts["optimizer"] += t3 - t2
+        parts["forward_backward"] += t2 - t1 - step
+        parts["optimizer"] += step
+    for hook in hooks:
+        hook.remove()
     n = max(1, math.ceil(len(order) / 1024))
     return {k: v / n for k, v in parts.items()}
 
 
-def run_size(name: str, args: argparse.Namespace) -> dict:
+def endless_batches(trainer: Trainer) -> Iterator[tuple]:
+    """The trainer's batches epoch after epoch, each epoch in a fresh seeded order."""
+    n_pairs = trainer.pair_users.shape[0]
+    while True:
+        yield from trainer.batches(torch.randperm(n_pairs, generator=trainer.generator))
+
+
+def timed_steps(trainer: Trainer, batches: Iterator[tuple], steps: int) -> float:
+    """Pairs per second of the next ``steps`` training steps of ``batches``, sampling included."""
+    trainer.model.train()
+    pairs = 0
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        batch = next(batches)
+        trainer.update(*batch)
+        pairs += batch[0].shape[0]
+    return pairs / (time.perf_counter() - t0)
+
+
+def paired_throughput(trainers: dict[str, Trainer], rounds: int, steps: int) -> dict:
+    """Pairs per second of each trainer, measured in turns: ``rounds`` rounds in which every
+    trainer runs its next ``steps`` steps (the order reversed every other round), after one
+    warm-up turn each. On a shared virtual machine the speed drifts by 2x within minutes
+    (steal time), so logs timed minutes apart do not compare; timed in turns, each round's
+    ratio is measured under the same conditions."""
+    streams = {name: endless_batches(trainer) for name, trainer in trainers.items()}
+    for name, trainer in trainers.items():  # the first epoch's shuffle, compiled kernels, caches
+        timed_steps(trainer, streams[name], steps)
+    names = list(trainers)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            out[name].append(timed_steps(trainers[name], streams[name], steps))
+    return out
+
+
+def summary(values: list[float]) -> dict:
+    return {"median": float(np.median(values)), "min": min(values), "max": max(values),
+            "per_round": values}
+
+
+def paired_ratio(split: Split, small: Split, args: argparse.Namespace) -> dict:
+    """MF + BCL pairs per second of MovieLens-100K (``adam`` and ``sparse_adam``) and of this
+    log (``sparse_adam``) timed in turns (:func:`paired_throughput`), and per round the ratio of
+    each small-log rate to this log's (the target is <= 1.5)."""
+    trainers = {"ml-100k adam": make_trainer(small, "mf", "adam"),
+                "ml-100k sparse_adam": make_trainer(small, "mf", "sparse_adam"),
+                "this log sparse_adam": make_trainer(split, "mf", "sparse_adam")}
+    rates = paired_throughput(trainers, args.paired_rounds, args.paired_steps)
+    large = rates["this log sparse_adam"]
+    ratios = {
+        f"{name} / this log sparse_adam": [s / g for s, g in zip(rates[name], large, strict=True)]
+        for name in ("ml-100k adam", "ml-100k sparse_adam")
+    }
+    ratios["faster ml-100k / this log sparse_adam"] = [
+        max(a, b) / g
+        for a, b, g in zip(rates["ml-100k adam"], rates["ml-100k sparse_adam"], large, strict=True)
+    ]
+    return {"rounds": args.paired_rounds, "steps": args.paired_steps,
+            "pairs_per_second": {name: summary(v) for name, v in rates.items()},
+            "ratio": {name: summary(v) for name, v in ratios.items()}}
+
+
+def run_size(name: str, args: argparse.Namespace, small: Split | None = None) -> dict:
     n, n_users, n_items = SIZES[name]
     raw = synthetic_log(n, n_users, n_items, seed=0)
     t0 = time.perf_counter()
@@ -233,6 +304,10 @@ def run_size(name: str, args: argparse.Namespace) -> dict:
                       row["breakdown-sparse_adam-torch"], flush=True)
                 del torch_forms
         del trainer
+    if small is not None and args.paired_rounds:
+        row["paired"] = paired_ratio(split, small, args)
+        print(name, "paired", {k: v["median"] for k, v in row["paired"]["ratio"].items()},
+              flush=True)
     if "eval-all-users" not in args.tasks:
         return row
     exclude = (split.train + split.valid).tocsr()
@@ -254,13 +329,16 @@ def run_size(name: str, args: argparse.Namespace) -> dict:
 SMALL_EPOCHS = 5
 
 
-def small_log(steps: int) -> dict[str, dict[str, float]]:
-    """MovieLens-100K, the small log of the throughput target: whole MF + BCL epochs with each
-    optimiser (the fastest one's pairs per second is the reference of ``pairs_ratio``) and its
-    step breakdown."""
+def load_small() -> Split:
+    """MovieLens-100K, the small log of the throughput target."""
     from bcl_rec.data.load import load_split
 
-    split = load_split(load_config(None, []).data, None)
+    return load_split(load_config(None, []).data, None)
+
+
+def small_log(split: Split, steps: int) -> dict[str, dict[str, float]]:
+    """MovieLens-100K's whole MF + BCL epochs with each optimiser (the fastest one's pairs per
+    second is the reference of ``pairs_ratio``) and its step breakdown."""
     out = {}
     for optimizer in ("adam", "sparse_adam"):
         trainer = make_trainer(split, "mf", optimizer)
@@ -322,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="steps of the sparse_adam epoch timed (default: the whole epoch)")
     parser.add_argument("--lightgcn-steps", type=int, default=20)
     parser.add_argument("--breakdown-steps", type=int, default=300)
+    parser.add_argument("--paired-rounds", type=int, default=7,
+                        help="rounds of the paired throughput ratio (0: skip it)")
+    parser.add_argument("--paired-steps", type=int, default=204,
+                        help="steps per trainer and round (204: one sampling chunk at N = 10)")
     parser.add_argument("--tasks", default=",".join(TASKS[1:]),
                         help=f"comma list of {', '.join(TASKS[1:])} (prepare always runs)")
     parser.add_argument("--json", type=Path, default=None)
@@ -329,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sizes = args.sizes.split(",")
-    args.tasks = ["prepare", *args.tasks.split(",")]
+    args.tasks = ["prepare", *(t for t in args.tasks.split(",") if t)]  # "": the paired ratio only
     wrong = [t for t in args.tasks if t not in TASKS]
     if wrong:
         parser.error(f"--tasks: unknown {wrong}; choose from {list(TASKS[1:])}")
@@ -339,10 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     result = {"threads": args.threads, "cpu_count": os.cpu_count(), "torch": torch.__version__,
               "kernels": row_kernels.AVAILABLE}
     mf_tasks = [t for t in ("mf-bcl-epoch", "mf-bcl-sparse-adam-epoch") if t in args.tasks]
+    small = load_small() if mf_tasks or args.paired_rounds else None
     if mf_tasks:
-        result["ml-100k"] = small_log(args.breakdown_steps)
+        result["ml-100k"] = small_log(small, args.breakdown_steps)
         print("ml-100k", result["ml-100k"], flush=True)
-    rows = [run_size(s, args) for s in sizes]
+    rows = [run_size(s, args, small) for s in sizes]
     # the throughput target: MovieLens-100K's pairs/s over this log's, <= 1.5
     for row in rows if mf_tasks else []:
         row["pairs_ratio"] = {

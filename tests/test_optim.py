@@ -10,7 +10,7 @@ import torch
 from bcl_rec.config import ConfigError, load_config
 from bcl_rec.data.interactions import Interactions
 from bcl_rec.data.split import leave_one_out
-from bcl_rec.models.base import gather, pair_scores
+from bcl_rec.models.base import gather, gather_rows, item_scores, pair_scores
 from bcl_rec.models.mf import MF
 from bcl_rec.training import row_kernels
 from bcl_rec.training.optim import RowSparseAdam, build_optimizer
@@ -180,3 +180,38 @@ def test_without_numba_the_torch_form_runs_and_asking_for_kernels_says_what_to_i
     with pytest.raises(ValueError) as err:
         RowSparseAdam([table], lr=0.1, kernels=True)
     assert str(err.value) == "kernels=True needs numba: pip install 'bcl-rec[fast]'"
+
+
+def test_gather_rows_gives_a_row_sparse_table_one_gradient_of_every_row():
+    gen = torch.Generator().manual_seed(0)
+    table = torch.nn.Parameter(torch.randn(7, 3, generator=gen))
+    table.sparse_grad = True
+    pos, neg = torch.tensor([1, 4, 4]), torch.tensor([[0, 4], [6, 1], [4, 4]])
+    weight_pos, weight_neg = torch.randn(3, 3, generator=gen), torch.randn(3, 2, 3, generator=gen)
+    pos_rows, neg_rows = gather_rows(table, pos, neg)
+    assert torch.equal(pos_rows, table[pos]) and torch.equal(neg_rows, table[neg])
+    ((pos_rows * weight_pos).sum() + (neg_rows * weight_neg).sum()).backward()
+    grad = table.grad
+    assert grad.is_sparse and not grad.is_coalesced()  # one gradient: no sparse addition
+    assert torch.equal(grad._indices()[0], torch.cat([pos, neg.reshape(-1)]))
+    assert torch.equal(grad._values(), torch.cat([weight_pos, weight_neg.reshape(-1, 3)]))
+    dense = torch.nn.Parameter(table.detach().clone())  # other tables: gather() per index
+    for rows, index in zip(gather_rows(dense, pos, neg), (pos, neg), strict=True):
+        assert torch.equal(rows, table[index])
+
+
+def test_a_row_sparse_table_is_scored_by_gathers_even_for_many_items():
+    """The one-product path of item_scores would give the table a dense gradient, which
+    RowSparseAdam refuses: sparse_adam with 100 negatives on a small catalogue used to crash."""
+    table = torch.nn.Parameter(torch.randn(50, 4))
+    table.sparse_grad = True
+    users = torch.randn(2, 4, requires_grad=True)
+    items = torch.randint(0, 50, (2, 100))  # N >= DENSE_MIN_ITEMS, 50 <= DENSE_MAX_RATIO * N
+    scores = item_scores(users, table, items)
+    torch.testing.assert_close(scores, (users[:, None, :] * table[items]).sum(-1))
+    scores.sum().backward()
+    assert table.grad.is_sparse
+    sets = ["train.epochs=2", "train.batch_size=64", "train.progress=false", "model.dim=8",
+            "loss.num_negatives=100", "train.device=cpu", "train.optimizer=sparse_adam"]
+    result = train_run(load_config(None, sets), split=_split())
+    assert result.metrics["test"]["recall@10"] > 0

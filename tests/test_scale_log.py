@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from tests.evaluation.test_eval_speed_bench import load_module
 
@@ -39,3 +40,21 @@ def test_synthetic_log_has_distinct_pairs_with_each_users_degree(scale):
     by_item = log.groupby("item").size()
     assert by_item.max() > 5 * by_item.median()
     assert log.equals(scale.synthetic_log(n, n_users, n_items, seed=3))  # seeded
+
+
+def test_paired_turns_continue_each_trainers_own_batches(scale):
+    """Timed in turns, each trainer trains exactly as it would alone (its own batches, across
+    epoch boundaries), and every round gives each trainer one rate."""
+    split = scale.prepare(scale.synthetic_log(6_000, 400, 400, seed=1))  # ~5 steps an epoch
+    first = scale.make_trainer(split, "mf", "sparse_adam")
+    second = scale.make_trainer(split, "mf", "adam")
+    rates = scale.paired_throughput({"first": first, "second": second}, rounds=3, steps=2)
+    assert {name: len(values) for name, values in rates.items()} == {"first": 3, "second": 3}
+    assert all(rate > 0 for values in rates.values() for rate in values)
+    alone = scale.make_trainer(split, "mf", "adam")
+    batches = scale.endless_batches(alone)
+    for _ in range(2 * (1 + 3)):  # the warm-up turn, then 3 rounds
+        alone.update(*next(batches))
+    assert torch.equal(alone.model.user_embedding, second.model.user_embedding)
+    assert torch.equal(alone.model.item_embedding, second.model.item_embedding)
+    assert not torch.equal(alone.model.item_embedding, first.model.item_embedding)

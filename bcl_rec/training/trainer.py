@@ -27,7 +27,14 @@ from bcl_rec.evaluation.config import EvalConfig
 from bcl_rec.evaluation.ranking import FullRankingEvaluator
 from bcl_rec.losses import LossConfig, RecLoss
 from bcl_rec.losses.base import LossOutput, NonFiniteScoresError
-from bcl_rec.models.base import Recommender, gather, item_scores, pair_scores
+from bcl_rec.models.base import (
+    Recommender,
+    gather,
+    gather_rows,
+    item_scores,
+    pair_scores,
+    row_sparse,
+)
 from bcl_rec.sparse import TorchCSR
 from bcl_rec.training import distributed
 from bcl_rec.training.allocator import retain_freed_memory
@@ -427,12 +434,19 @@ class Trainer:
         for LightGCN, and the cosine normalisation run once here, on the whole tables)."""
         user_emb, item_emb = self.forward()
         u = gather(user_emb, users)
-        pos_vecs = gather(item_emb, pos_items)
+        neg_vecs = None
+        if row_sparse(item_emb):  # one gather, so the table gets one sparse gradient
+            extras = [] if extra_items is None else [extra_items]
+            pos_vecs, neg_vecs, *extra_vecs = gather_rows(item_emb, pos_items, neg_items, *extras)
+            neg = pair_scores(u, neg_vecs)
+            extra = pair_scores(u, extra_vecs[0]) if extra_vecs else None
+        else:
+            pos_vecs = gather(item_emb, pos_items)
+            neg = item_scores(u, item_emb, neg_items)
+            extra = item_scores(u, item_emb, extra_items) if extra_items is not None else None
         pos = pair_scores(u, pos_vecs)
-        neg = item_scores(u, item_emb, neg_items)
-        extra = item_scores(u, item_emb, extra_items) if extra_items is not None else None
         ref = self.reference_scores(users, u, item_emb) if self.loss_fn.uses_reference else None
-        inputs = self.loss_inputs(u, item_emb, pos_items, neg_items, pos_vecs)
+        inputs = self.loss_inputs(u, item_emb, pos_items, neg_items, pos_vecs, neg_vecs)
         out = self.loss_fn(pos, neg, extra, ref, **inputs)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -446,14 +460,17 @@ class Trainer:
         pos_items: torch.Tensor,
         neg_items: torch.Tensor,
         pos_vecs: torch.Tensor,
+        neg_vecs: torch.Tensor | None = None,
     ) -> dict[str, tuple[torch.Tensor, ...]]:
         """The item ids and/or embeddings a loss asks for (``needs_items`` / ``needs_vectors``);
-        ``pos_vecs`` are the positives' rows, already gathered for their scores."""
+        ``pos_vecs`` (and ``neg_vecs`` where there are) are rows already gathered for scores."""
         inputs: dict[str, tuple[torch.Tensor, ...]] = {}
         if self.loss_fn.needs_items:
             inputs["items"] = (pos_items, neg_items)
         if self.loss_fn.needs_vectors:
-            inputs["vectors"] = (u, pos_vecs, gather(item_emb, neg_items))
+            if neg_vecs is None:
+                neg_vecs = gather(item_emb, neg_items)
+            inputs["vectors"] = (u, pos_vecs, neg_vecs)
         return inputs
 
     @torch.no_grad()

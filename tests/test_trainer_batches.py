@@ -81,3 +81,24 @@ def test_epochs_train_the_same_weights(monkeypatch, case: str) -> None:
         per_step_epoch(plain)
     for a, b in zip(chunked.model.parameters(), plain.model.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("case", ["bcl", "dpl-extras"])
+def test_row_sparse_tables_score_every_batch_as_dense_ones(case: str) -> None:
+    """With ``sparse_adam`` the item rows of a step are gathered at once (``gather_rows``):
+    the same scores, so the same first loss, as the dense tables' separate gathers; the item
+    table gets one sparse gradient holding each positive, negative and extra row."""
+    split = synthetic_split()
+    dense = make_trainer(split, CASES[case])
+    sparse = make_trainer(split, [*CASES[case], "train.optimizer=sparse_adam"])
+    seen = {}
+
+    def keep(*_: object) -> None:
+        seen["grad"] = sparse.model.item_embedding.grad.clone()
+
+    sparse.optimizer.register_step_pre_hook(keep)
+    users, pos, neg, extra = next(dense.batches(dense.pair_users.new_tensor(range(64))))
+    assert torch.equal(dense.update(users, pos, neg, extra).loss,
+                       sparse.update(users, pos, neg, extra).loss)
+    rows = [pos, neg.reshape(-1)] + ([] if extra is None else [extra.reshape(-1)])
+    assert torch.equal(seen["grad"]._indices()[0], torch.cat(rows))

@@ -100,7 +100,7 @@ def replay(kept: list[tuple[np.ndarray, np.ndarray]], rows: int, w_only: bool) -
                 distinct += row_w_only(index, values, weight, state, *buffers, f32(0.05), f32(1e-8))
             else:
                 distinct += row_adam(index, values, weight, exp_avg, exp_avg_sq, *buffers,
-                                     f32(0.1), f32(0.001), f32(1e-8), f32(-1e-3))
+                                     f32(0.1), f32(0.001), f32(1e-8), f32(-1e-3), 1)
         best = min(best, time.perf_counter() - t0)
     return best / len(steps) * 1e3, distinct // len(steps)
 

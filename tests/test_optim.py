@@ -156,7 +156,7 @@ def test_compiled_row_adam_against_a_slow_numpy_adam():
         values = rng.standard_normal((70, 3))
         size = lr * np.sqrt(1 - b2**step) / (1 - b1**step)
         k = row_kernels.load().row_adam(
-            index, values, *ours, slot, distinct, grad, 1 - b1, 1 - b2, eps, -size
+            index, values, *ours, slot, distinct, grad, 1 - b1, 1 - b2, eps, -size, 1
         )
         assert k == len(np.unique(index))
         for row in dict.fromkeys(index.tolist()):
@@ -215,3 +215,31 @@ def test_a_row_sparse_table_is_scored_by_gathers_even_for_many_items():
             "loss.num_negatives=100", "train.device=cpu", "train.optimizer=sparse_adam"]
     result = train_run(load_config(None, sets), split=_split())
     assert result.metrics["test"]["recall@10"] > 0
+
+
+@needs_numba
+@pytest.mark.parametrize("threads", [2, 3])
+def test_compiled_row_adam_on_threads_is_the_serial_update(threads):
+    """Past PARALLEL_MIN_ROWS distinct rows the update runs in contiguous parts, one per thread:
+    the same weights and moments bit for bit, and the slots left at -1."""
+    compiled = row_kernels.load()
+    rng = np.random.default_rng(4)
+    n_rows, dim, entries = 3 * compiled.PARALLEL_MIN_ROWS, 5, 2 * compiled.PARALLEL_MIN_ROWS
+    start = [rng.standard_normal((n_rows, dim)).astype(np.float32) for _ in range(3)]
+    start[2] = np.abs(start[2])
+    steps = [(rng.integers(0, n_rows, entries),  # ~5,200 distinct rows, some repeated
+              rng.standard_normal((entries, dim)).astype(np.float32)) for _ in range(2)]
+    results = []
+    for n_threads in (1, threads):
+        tables = [t.copy() for t in start]
+        slot = np.full(n_rows, -1, dtype=np.int64)
+        distinct, grad = np.empty(entries, np.int64), np.empty((entries, dim), np.float32)
+        for index, values in steps:
+            k = compiled.row_adam(index, values, *tables, slot, distinct, grad, np.float32(0.1),
+                                  np.float32(0.001), np.float32(1e-8), np.float32(-0.01),
+                                  n_threads)
+            assert k >= compiled.PARALLEL_MIN_ROWS and (slot == -1).all()
+        results.append(tables)
+    for serial, parallel in zip(*results, strict=True):
+        assert np.array_equal(serial, parallel)
+    assert not np.array_equal(results[0][0], start[0])

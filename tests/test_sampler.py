@@ -196,3 +196,21 @@ def test_without_numba_the_torch_search_runs_and_asking_for_kernels_says_what_to
         "kernels=True needs numba (pip install 'bcl-rec[fast]'), the CPU and fewer than "
         "2**31 items"
     )
+
+
+@needs_numba
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_compiled_search_on_threads_draws_the_torch_search_items(threads, monkeypatch):
+    """From PARALLEL_MIN_ROWS rows a batch is searched in contiguous parts of its visiting
+    order, one per thread (torch's thread count): the same items as the torch search."""
+    from bcl_rec.training.compiled_rows import PARALLEL_MIN_ROWS
+
+    train = random_csr(300, 5_000, 0.01, seed=9)
+    gen = torch.Generator().manual_seed(3)
+    users = torch.randint(0, 300, (2 * PARALLEL_MIN_ROWS,), generator=gen)
+    uniform = torch.rand(len(users), 6, generator=torch.Generator().manual_seed(4),
+                         dtype=torch.float64)
+    expected = UnlabeledSampler(train, table_mb=0, kernels=False).unlabeled_at(users, uniform)
+    monkeypatch.setattr(row_kernels, "threads", lambda: threads)
+    got = UnlabeledSampler(train, table_mb=0, kernels=True).unlabeled_at(users, uniform)
+    assert torch.equal(got, expected)

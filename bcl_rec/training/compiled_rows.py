@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import intrinsic
 
 PREFETCH_AHEAD = 4  # rows requested ahead of the one being worked on (2 to 16: the same speed)
 CACHE_LINE = 64  # bytes
 COARSE_STRIDE = 8  # train positives per coarse search key: a cache line of int64 positives
+# from this many distinct rows (row_adam) or rows (unlabeled_items) a call with threads > 1
+# splits its rows into that many contiguous parts, one per thread; below it, a thread's start
+# costs more than its share of the rows (MovieLens-100K's ~1,700 rows a step stay serial)
+PARALLEL_MIN_ROWS = 4096
 
 
 @intrinsic
@@ -64,6 +68,7 @@ def row_adam(
     one_minus_beta2: float,
     eps: float,
     neg_step_size: float,
+    threads: int,
 ) -> int:
     """SparseAdam's update of the rows ``index`` (repeats summed, in entry order) in place.
 
@@ -74,14 +79,39 @@ def row_adam(
     entries; ``grad``, at least ``[len(index), dim]`` of ``values``' dtype. Per distinct row with
     summed gradient g, in the order of :class:`~bcl_rec.training.optim.RowSparseAdam`'s torch form:
     ``m += (g - m)(1 - b1)``, ``v += (g g - v)(1 - b2)``, ``p += m / (sqrt(v) + eps) (-step)``.
-    Returns the number of distinct rows.
+    With ``threads`` > 1 and at least ``PARALLEL_MIN_ROWS`` distinct rows, the rows are updated
+    by that many threads, each a contiguous part: every row's arithmetic is its own, so the
+    result is the same bit for bit. Returns the number of distinct rows.
     """
-    dim = values.shape[1]
     k = sum_repeats(index, values, slot, distinct, grad)
-    row_bytes = dim * values.itemsize
+    args = (distinct, grad, param, exp_avg, exp_avg_sq, slot,
+            one_minus_beta1, one_minus_beta2, eps, neg_step_size)
+    if threads > 1 and k >= PARALLEL_MIN_ROWS:
+        _adam_parts(threads, k, *args)
+    else:
+        _adam_rows(0, k, *args)
+    return k
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _adam_parts(parts, k, distinct, grad, param, exp_avg, exp_avg_sq, slot, b1, b2, eps, step):  # noqa: ANN001
+    """:func:`_adam_rows` of ``parts`` contiguous parts of the ``k`` distinct rows, in parallel."""
+    per = (k + parts - 1) // parts
+    for t in prange(parts):
+        lo = min(k, t * per)
+        _adam_rows(lo, min(k, lo + per), distinct, grad, param, exp_avg, exp_avg_sq, slot,
+                   b1, b2, eps, step)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adam_rows(lo, hi, distinct, grad, param, exp_avg, exp_avg_sq, slot, b1, b2, eps, step):  # noqa: ANN001
+    """The update of the distinct rows ``lo`` to ``hi - 1`` (:func:`row_adam`), the rows
+    ``PREFETCH_AHEAD`` places ahead requested so that their misses overlap."""
+    dim = grad.shape[1]
+    row_bytes = dim * grad.itemsize
     p_base, m_base, v_base = param.ctypes.data, exp_avg.ctypes.data, exp_avg_sq.ctypes.data
-    for s in range(k):
-        if s + PREFETCH_AHEAD < k:
+    for s in range(lo, hi):
+        if s + PREFETCH_AHEAD < hi:
             ahead = distinct[s + PREFETCH_AHEAD] * row_bytes
             for offset in range(0, row_bytes, CACHE_LINE):
                 _prefetch(p_base + ahead + offset)
@@ -93,13 +123,12 @@ def row_adam(
         for j in range(dim):
             g = g_row[j]
             m = m_row[j]
-            m = m + (g - m) * one_minus_beta1
+            m = m + (g - m) * b1
             v = v_row[j]
-            v = v + (g * g - v) * one_minus_beta2
+            v = v + (g * g - v) * b2
             m_row[j] = m
             v_row[j] = v
-            p_row[j] = p_row[j] + m / (np.sqrt(v) + eps) * neg_step_size
-    return k
+            p_row[j] = p_row[j] + m / (np.sqrt(v) + eps) * step
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -154,6 +183,7 @@ def unlabeled_items(
     coarse_keys: np.ndarray,
     users: np.ndarray,
     rank: np.ndarray,
+    threads: int,
 ) -> np.ndarray:
     """The ``rank[b, c]``-th unlabeled item (0-based, increasing order) of user ``users[b]``.
 
@@ -166,14 +196,38 @@ def unlabeled_items(
     Rows are visited grouped by user (:func:`by_user`): a user drawn many times in the batch
     (on a power-law log, the most active users hold most training pairs) has its coarse keys
     and positives still in cache from its previous row. Each row's items depend on its own
-    draws only, so the order changes nothing but the time.
+    draws only, so the order changes nothing but the time, and with ``threads`` > 1 and at
+    least ``PARALLEL_MIN_ROWS`` rows, that many threads each search a contiguous part of the
+    visiting order.
     """
     batch, n = rank.shape
     out = np.empty((batch, n), np.int64)
+    visit = by_user(users, indptr.shape[0] - 1)
+    args = (visit, indptr, indices, coarse_pointer, coarse_keys, users, rank, out)
+    if threads > 1 and batch >= PARALLEL_MIN_ROWS:
+        _unlabeled_parts(threads, batch, *args)
+    else:
+        _unlabeled_rows(0, batch, *args)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def _unlabeled_parts(parts, batch, visit, indptr, indices, c_pointer, c_keys, users, rank, out):  # noqa: ANN001
+    """:func:`_unlabeled_rows` of ``parts`` contiguous parts of the visiting order, in parallel."""
+    per = (batch + parts - 1) // parts
+    for t in prange(parts):
+        lo = min(batch, t * per)
+        _unlabeled_rows(lo, min(batch, lo + per), visit, indptr, indices, c_pointer, c_keys,
+                        users, rank, out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _unlabeled_rows(lo, hi, visit, indptr, indices, coarse_pointer, coarse_keys, users, rank, out):  # noqa: ANN001
+    """The rows ``visit[lo:hi]`` of :func:`unlabeled_items` into ``out``."""
+    n = rank.shape[1]
     block = np.empty(n, np.int64)  # per draw: coarse keys <= r, then the block searched
     itemsize = indices.itemsize
-    visit = by_user(users, indptr.shape[0] - 1)
-    for i in range(batch):
+    for i in range(lo, hi):
         b = visit[i]
         u = users[b]
         start, degree = indptr[u], indptr[u + 1] - indptr[u]
@@ -208,4 +262,3 @@ def unlabeled_items(
                 pos += half * (indices[start + probe] - probe <= r)
                 size -= half
             out[b, c] = r + pos + 1
-    return out

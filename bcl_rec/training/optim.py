@@ -135,6 +135,7 @@ class RowSparseAdam(torch.optim.SparseAdam):
         self._row_adam(
             index, values, *(t.detach().numpy() for t in tensors), *scratch,
             scalar(1 - beta1), scalar(1 - beta2), scalar(group["eps"]), scalar(-step_size),
+            row_kernels.threads(),
         )
         return True
 

@@ -21,7 +21,15 @@ import importlib
 import importlib.util
 from types import ModuleType
 
+import torch
+
 AVAILABLE = importlib.util.find_spec("numba") is not None
+
+
+def threads() -> int:
+    """Threads a kernel call may use: torch's intra-op threads (``torch.set_num_threads``), so
+    that ``--threads``-style limits hold for the kernels too."""
+    return torch.get_num_threads()
 
 
 def load() -> ModuleType:

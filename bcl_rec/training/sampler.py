@@ -131,7 +131,7 @@ class UnlabeledSampler:
         if self._coarse is not None:
             return torch.from_numpy(self._search(
                 self._indptr.numpy(), self._indices.numpy(), *self._coarse,
-                users.numpy(), rank.numpy(),
+                users.numpy(), rank.numpy(), row_kernels.threads(),
             ))
         base = users.unsqueeze(1) * self.n_items
         before = torch.searchsorted(self._keys, base + rank, right=True)

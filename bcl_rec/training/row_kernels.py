@@ -8,8 +8,10 @@ scatter per tensor) and waits for one cache miss after another. The kernels
 (:mod:`bcl_rec.training.compiled_rows`) touch each row once and ask for the rows a few steps
 ahead (``llvm.prefetch``), so the misses overlap. They do the arithmetic of the torch forms they
 replace, in the same order (the sampler's items are the same integers; Adam's weights can differ
-by an ulp where torch's vectorised ``sqrt`` is not correctly rounded). The torch forms stay the
-path when numba is not installed (``pip install 'bcl-rec[fast]'``) and on CUDA.
+by an ulp where torch's vectorised ``sqrt`` is not correctly rounded). Large calls split their
+rows across torch's intra-op threads (:func:`threads`), with the serial result bit for bit. The
+torch forms stay the path when numba is not installed (``pip install 'bcl-rec[fast]'``) and on
+CUDA.
 
 numba is imported by :func:`load`, at the first step that uses a kernel, not when bcl-rec is
 imported: it adds about half a second to every start.

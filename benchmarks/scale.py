@@ -251,7 +251,7 @@ def paired_throughput(trainers: dict[str, Trainer], rounds: int, steps: int) -> 
 
 def summary(values: list[float]) -> dict:
     return {"median": float(np.median(values)), "min": min(values), "max": max(values),
-            "all_turns": len(values) / sum(1 / v for v in values),  # total pairs / total time
+            "all_turns": len(values) / sum(1 / v for v in values),  # pairs / time (equal turns)
             "per_round": values}
 
 

@@ -70,6 +70,11 @@ def test_sparse_adam_trains_mf_and_is_rejected_for_lightgcn():
         train_run(load_config(None, [*sets, "model.name=lightgcn"]), split=_split())
     assert str(err.value) == ("train.optimizer: sparse_adam needs model.name=mf "
                               "(LightGCN's propagation gives every row a gradient)")
+    with pytest.raises(ConfigError) as err:  # it used to fail at the first step, in RowSparseAdam
+        train_run(load_config(None, [*sets, "model.score=cosine"]), split=_split())
+    assert str(err.value) == ("train.optimizer: sparse_adam needs model.score=dot (cosine scores "
+                              "normalise the whole tables every step, which gives every row a "
+                              "gradient)")
 
 
 def _sparse_step(table, optimizer, index, weight):

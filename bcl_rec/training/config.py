@@ -26,7 +26,7 @@ class TrainConfig:
     checkpoint_every: int = 1  # epochs between checkpoints in the run folder; 0: none
     on_nonfinite: str = "stop"  # a non-finite loss or gradient: stop the run, or skip_step
     tensorboard: str | None = None  # folder for per-epoch TensorBoard scalars (optional extra)
-    optimizer: str = "adam"  # or "sparse_adam": MF only, updates only the batch's rows (lazy)
+    optimizer: str = "adam"  # or "sparse_adam": MF, dot scores; updates only batch rows (lazy)
 
     def __post_init__(self) -> None:
         check_types(self, "train")

@@ -52,6 +52,12 @@ def build_optimizer(
         "train.optimizer",
         "sparse_adam needs model.name=mf (LightGCN's propagation gives every row a gradient)",
     )
+    check(
+        model.score_kind == "dot",
+        "train.optimizer",
+        "sparse_adam needs model.score=dot (cosine scores normalise the whole tables every step, "
+        "which gives every row a gradient)",
+    )
     for table in model.parameters():
         table.sparse_grad = True  # gather() then returns the batch's rows as a sparse gradient
     return RowSparseAdam(list(model.parameters()), lr=cfg.lr)

@@ -251,7 +251,6 @@ def paired_throughput(trainers: dict[str, Trainer], rounds: int, steps: int) -> 
 
 def summary(values: list[float]) -> dict:
     return {"median": float(np.median(values)), "min": min(values), "max": max(values),
-            "all_turns": len(values) / sum(1 / v for v in values),  # pairs / time (equal turns)
             "per_round": values}
 
 
@@ -273,7 +272,9 @@ def paired_ratio(split: Split, small: Split, args: argparse.Namespace) -> dict:
         max(a, b) / g
         for a, b, g in zip(rates["ml-100k adam"], rates["ml-100k sparse_adam"], large, strict=True)
     ]
-    rate = {name: summary(v) for name, v in rates.items()}
+    # all turns: total pairs over total time, the harmonic mean of rates of equal turns
+    rate = {name: {**summary(v), "all_turns": len(v) / sum(1 / r for r in v)}
+            for name, v in rates.items()}
     smalls = ("ml-100k adam", "ml-100k sparse_adam")
     return {"rounds": args.paired_rounds, "steps": args.paired_steps,
             "pairs_per_second": rate,

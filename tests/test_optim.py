@@ -10,7 +10,7 @@ import torch
 from bcl_rec.config import ConfigError, load_config
 from bcl_rec.data.interactions import Interactions
 from bcl_rec.data.split import leave_one_out
-from bcl_rec.models.base import gather, gather_rows, item_scores, pair_scores
+from bcl_rec.models.base import gather, gather_side_by_side, item_scores, pair_scores
 from bcl_rec.models.mf import MF
 from bcl_rec.training import row_kernels
 from bcl_rec.training.optim import RowSparseAdam, build_optimizer
@@ -187,22 +187,22 @@ def test_without_numba_the_torch_form_runs_and_asking_for_kernels_says_what_to_i
     assert str(err.value) == "kernels=True needs numba: pip install 'bcl-rec[fast]'"
 
 
-def test_gather_rows_gives_a_row_sparse_table_one_gradient_of_every_row():
+def test_gather_side_by_side_gives_a_row_sparse_table_one_gradient_in_batch_row_order():
     gen = torch.Generator().manual_seed(0)
     table = torch.nn.Parameter(torch.randn(7, 3, generator=gen))
     table.sparse_grad = True
     pos, neg = torch.tensor([1, 4, 4]), torch.tensor([[0, 4], [6, 1], [4, 4]])
-    weight_pos, weight_neg = torch.randn(3, 3, generator=gen), torch.randn(3, 2, 3, generator=gen)
-    pos_rows, neg_rows = gather_rows(table, pos, neg)
-    assert torch.equal(pos_rows, table[pos]) and torch.equal(neg_rows, table[neg])
-    ((pos_rows * weight_pos).sum() + (neg_rows * weight_neg).sum()).backward()
+    rows = gather_side_by_side(table, pos, neg)
+    expected = torch.stack([table[[1, 0, 4]], table[[4, 6, 1]], table[[4, 4, 4]]])
+    assert torch.equal(rows, expected)
+    weight = torch.randn(3, 3, 3, generator=gen)
+    (rows * weight).sum().backward()
     grad = table.grad
     assert grad.is_sparse and not grad.is_coalesced()  # one gradient: no sparse addition
-    assert torch.equal(grad._indices()[0], torch.cat([pos, neg.reshape(-1)]))
-    assert torch.equal(grad._values(), torch.cat([weight_pos, weight_neg.reshape(-1, 3)]))
-    dense = torch.nn.Parameter(table.detach().clone())  # other tables: gather() per index
-    for rows, index in zip(gather_rows(dense, pos, neg), (pos, neg), strict=True):
-        assert torch.equal(rows, table[index])
+    assert grad._indices()[0].tolist() == [1, 0, 4, 4, 6, 1, 4, 4, 4]
+    assert torch.equal(grad._values(), weight.reshape(-1, 3))
+    dense = torch.nn.Parameter(table.detach().clone())  # any table: one gather
+    assert torch.equal(gather_side_by_side(dense, pos, neg), expected)
 
 
 def test_a_row_sparse_table_is_scored_by_gathers_even_for_many_items():

@@ -85,9 +85,10 @@ def test_epochs_train_the_same_weights(monkeypatch, case: str) -> None:
 
 @pytest.mark.parametrize("case", ["bcl", "dpl-extras"])
 def test_row_sparse_tables_score_every_batch_as_dense_ones(case: str) -> None:
-    """With ``sparse_adam`` the item rows of a step are gathered at once (``gather_rows``):
-    the same scores, so the same first loss, as the dense tables' separate gathers; the item
-    table gets one sparse gradient holding each positive, negative and extra row."""
+    """With ``sparse_adam`` the item rows of a step are gathered at once and scored by one
+    product (``gather_side_by_side``): the same scores, so the same first loss, as the dense
+    tables' separate gathers; the item table gets one sparse gradient holding each batch row's
+    positive, negatives and extras, batch row after batch row."""
     split = synthetic_split()
     dense = make_trainer(split, CASES[case])
     sparse = make_trainer(split, [*CASES[case], "train.optimizer=sparse_adam"])
@@ -100,5 +101,5 @@ def test_row_sparse_tables_score_every_batch_as_dense_ones(case: str) -> None:
     users, pos, neg, extra = next(dense.batches(dense.pair_users.new_tensor(range(64))))
     assert torch.equal(dense.update(users, pos, neg, extra).loss,
                        sparse.update(users, pos, neg, extra).loss)
-    rows = [pos, neg.reshape(-1)] + ([] if extra is None else [extra.reshape(-1)])
-    assert torch.equal(seen["grad"]._indices()[0], torch.cat(rows))
+    columns = [pos.unsqueeze(1), neg] + ([] if extra is None else [extra])
+    assert torch.equal(seen["grad"]._indices()[0], torch.cat(columns, 1).reshape(-1))

@@ -149,20 +149,19 @@ def row_sparse(table: torch.Tensor) -> bool:
     return getattr(table, "sparse_grad", False)
 
 
-def gather_rows(table: torch.Tensor, *indices: torch.Tensor) -> list[torch.Tensor]:
-    """Rows of ``table`` at each of ``indices`` (each of any shape), as :func:`gather` gives them.
+def gather_side_by_side(table: torch.Tensor, *columns: torch.Tensor) -> torch.Tensor:
+    """``[B, C, d]`` rows of ``table`` at ``columns`` (each ``[B]`` or ``[B, n]``) placed side by
+    side along the second axis, gathered at once (:func:`gather`).
 
-    A row-sparse table is gathered once for all of them. Each gather would give it a sparse
-    gradient of its own, and autograd adds them by concatenating their rows into a freshly
-    zeroed buffer: about a fifth of an MF + BCL step at B = 1024, N = 10. Gathered together,
-    the table gets one gradient holding every row, in the order of ``indices``.
+    For a row-sparse table (:func:`row_sparse`) this is how a training step gathers its item
+    rows: the table gets one sparse gradient (separate gathers would give it one each, which
+    autograd adds by concatenating their rows into a freshly zeroed buffer), and the rows of a
+    batch row sit together, so its positive and negative scores are one product with the user
+    and the gradient of the rows is one product too (no concatenation of the parts' gradients
+    in backward). The gradient's rows come in batch-row order: ``columns[0][0]``,
+    ``columns[1][0, :]``, ..., then the next batch row.
     """
-    if not row_sparse(table) or len(indices) < 2:
-        return [gather(table, index) for index in indices]
-    rows = gather(table, torch.cat([index.reshape(-1) for index in indices]))
-    parts = rows.split([index.numel() for index in indices])  # backward: one concatenation
-    dim = table.shape[1]
-    return [part.view(*index.shape, dim) for part, index in zip(parts, indices, strict=True)]
+    return gather(table, torch.cat([c.unsqueeze(1) if c.dim() == 1 else c for c in columns], 1))
 
 
 def gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

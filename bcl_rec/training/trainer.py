@@ -30,7 +30,7 @@ from bcl_rec.losses.base import LossOutput, NonFiniteScoresError
 from bcl_rec.models.base import (
     Recommender,
     gather,
-    gather_rows,
+    gather_side_by_side,
     item_scores,
     pair_scores,
     row_sparse,
@@ -435,16 +435,19 @@ class Trainer:
         user_emb, item_emb = self.forward()
         u = gather(user_emb, users)
         neg_vecs = None
-        if row_sparse(item_emb):  # one gather, so the table gets one sparse gradient
+        if row_sparse(item_emb):  # one gather, one product: the table gets one sparse gradient
             extras = [] if extra_items is None else [extra_items]
-            pos_vecs, neg_vecs, *extra_vecs = gather_rows(item_emb, pos_items, neg_items, *extras)
-            neg = pair_scores(u, neg_vecs)
-            extra = pair_scores(u, extra_vecs[0]) if extra_vecs else None
+            rows = gather_side_by_side(item_emb, pos_items, neg_items, *extras)
+            scores = pair_scores(u, rows)
+            n = neg_items.shape[1]
+            pos, neg = scores[:, 0], scores[:, 1 : 1 + n]
+            extra = scores[:, 1 + n :] if extras else None
+            pos_vecs, neg_vecs = rows[:, 0], rows[:, 1 : 1 + n]
         else:
             pos_vecs = gather(item_emb, pos_items)
+            pos = pair_scores(u, pos_vecs)
             neg = item_scores(u, item_emb, neg_items)
             extra = item_scores(u, item_emb, extra_items) if extra_items is not None else None
-        pos = pair_scores(u, pos_vecs)
         ref = self.reference_scores(users, u, item_emb) if self.loss_fn.uses_reference else None
         inputs = self.loss_inputs(u, item_emb, pos_items, neg_items, pos_vecs, neg_vecs)
         out = self.loss_fn(pos, neg, extra, ref, **inputs)

@@ -21,6 +21,7 @@ CASES = {
     "bcl": ["loss.name=bcl"],
     "dpl-extras": ["loss.name=dpl", "loss.num_extras=3"],
     "bcl-sampled-reference": ["loss.name=bcl", "loss.ecdf_source=catalogue", "loss.ecdf_sample=6"],
+    "pcl-vectors": ["loss.name=pcl", "loss.pcl_kappa=norm"],  # reads the gathered rows
 }
 
 
@@ -28,8 +29,8 @@ def make_trainer(split, overrides: list[str]) -> Trainer:
     cfg = small_config(*overrides)
     gen = torch.Generator().manual_seed(cfg.train.seed)
     model = build_model(cfg.model, split.train, generator=gen)
-    return Trainer(model, build_loss(cfg.loss), split, cfg.loss, cfg.train, cfg.eval,
-                   torch.device("cpu"), gen)
+    return Trainer(model, build_loss(cfg.loss, cfg.model.dim), split, cfg.loss, cfg.train,
+                   cfg.eval, torch.device("cpu"), gen)
 
 
 def per_step_epoch(trainer: Trainer) -> None:
@@ -83,7 +84,7 @@ def test_epochs_train_the_same_weights(monkeypatch, case: str) -> None:
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("case", ["bcl", "dpl-extras"])
+@pytest.mark.parametrize("case", ["bcl", "dpl-extras", "bcl-sampled-reference", "pcl-vectors"])
 def test_row_sparse_tables_score_every_batch_as_dense_ones(case: str) -> None:
     """With ``sparse_adam`` the item rows of a step are gathered at once and scored by one
     product (``gather_side_by_side``): the same scores, so the same first loss, as the dense
@@ -99,6 +100,7 @@ def test_row_sparse_tables_score_every_batch_as_dense_ones(case: str) -> None:
 
     sparse.optimizer.register_step_pre_hook(keep)
     users, pos, neg, extra = next(dense.batches(dense.pair_users.new_tensor(range(64))))
+    sparse.generator.set_state(dense.generator.get_state())  # the same sampled reference items
     assert torch.equal(dense.update(users, pos, neg, extra).loss,
                        sparse.update(users, pos, neg, extra).loss)
     columns = [pos.unsqueeze(1), neg] + ([] if extra is None else [extra])

@@ -2,7 +2,7 @@
 
     python benchmarks/scale.py [--sizes 1M,5M,25M] [--threads N] [--lightgcn-steps S]
         [--mf-steps S] [--sparse-steps S] [--breakdown-steps S] [--tasks T,...] [--json FILE]
-        [--plot FILE] [--paired-rounds R] [--paired-steps S]
+        [--plot FILE] [--paired-rounds R] [--paired-steps S] [--device cpu|cuda]
 
 For each size, a seeded synthetic log (``synthetic_log``: user activity and item popularity
 both power-law, catalogue sizes of ``SIZES``; 25M is MovieLens-25M's 162K users x 59K items) is
@@ -30,6 +30,11 @@ rise of the resident set's high-water mark):
 
 The log-log plot of seconds against interactions and the growth exponent (least-squares slope
 of log seconds on log interactions) come from the same run.
+
+``--device cuda`` runs the epochs and the evaluation on the GPU (sampling too, from a CUDA
+generator, as ``bcl-rec train`` does there); their peak memory is then the GPU's
+(``torch.cuda.max_memory_allocated``). The step breakdown and the paired ratio time CPU steps
+against MovieLens-100K's, so they are skipped there.
 """
 
 from __future__ import annotations
@@ -143,18 +148,21 @@ def prepare(raw: pd.DataFrame) -> Split:
 
 
 def make_trainer(
-    split: Split, model: str, optimizer: str = "adam", kernels: bool = True
+    split: Split, model: str, optimizer: str = "adam", kernels: bool = True, device: str = "cpu"
 ) -> Trainer:
-    """The MF/LightGCN + BCL trainer timed here; ``kernels=False``: the torch sampler and
+    """The MF/LightGCN + BCL trainer timed here, on ``device`` (sampling on it too, from a
+    generator of its own, as ``bcl-rec train`` does); ``kernels=False``: the torch sampler and
     ``sparse_adam`` even where numba is installed."""
     cfg = load_config(None, [f"model.name={model}", "loss.name=bcl", "loss.num_negatives=10",
                              f"train.optimizer={optimizer}",
                              "train.batch_size=1024", "model.dim=64", "train.progress=false",
-                             "train.device=cpu"])
+                             f"train.device={device}"])
     gen = torch.Generator().manual_seed(cfg.train.seed)
     net = build_model(cfg.model, split.train, generator=gen)
+    if device != "cpu":
+        gen = torch.Generator(device=device).manual_seed(cfg.train.seed)
     trainer = Trainer(net, build_loss(cfg.loss), split, cfg.loss, cfg.train, cfg.eval,
-                      torch.device("cpu"), gen)
+                      torch.device(device), gen)
     if not kernels:
         trainer.sampler = UnlabeledSampler(split.train, kernels=False)
         if hasattr(trainer.optimizer, "kernels"):
@@ -170,14 +178,25 @@ def epoch(trainer: Trainer, steps: int | None) -> tuple[float, str]:
     t0 = time.perf_counter()
     if steps is None or steps >= total:
         trainer.train_epoch()
+        synchronize(trainer.device)
         return time.perf_counter() - t0, "whole epoch"
-    order = torch.randperm(n_pairs, generator=trainer.generator)[: steps * 1024]
+    order = torch.randperm(n_pairs, generator=trainer.generator, device=trainer.device)
+    order = order[: steps * 1024]
+    synchronize(trainer.device)
     t1 = time.perf_counter()
     trainer.model.train()
     for batch in trainer.batches(order):
         trainer.update(*batch)
+    synchronize(trainer.device)
     seconds = (t1 - t0) + (time.perf_counter() - t1) * total / steps
     return seconds, f"first {steps} steps, scaled x{total / steps:.1f}"
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for ``device``'s queued work, so that the clock read next includes it (CUDA runs
+    asynchronously; the CPU needs nothing)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def breakdown(trainer: Trainer, steps: int) -> dict[str, float]:
@@ -287,17 +306,19 @@ def paired_ratio(split: Split, small: Split, args: argparse.Namespace) -> dict:
 
 def run_size(name: str, args: argparse.Namespace, small: Split | None = None) -> dict:
     n, n_users, n_items = SIZES[name]
+    device = torch.device(args.device)
     raw = synthetic_log(n, n_users, n_items, seed=0)
     t0 = time.perf_counter()
     split, mem = peak_memory(functools.partial(prepare, raw))
     row: dict = {"size": name, "interactions": n, "users": split.n_users, "items": split.n_items,
-                 "train_pairs": int(split.train.nnz), "threads": torch.get_num_threads()}
+                 "train_pairs": int(split.train.nnz), "threads": torch.get_num_threads(),
+                 "device": args.device}
     row["prepare"] = {"seconds": time.perf_counter() - t0, "peak_mb": (mem or 0) / 2**20}
     del raw
     print(name, row, flush=True)
     for task, model, optimizer, steps in timed_runs(args):
-        trainer = make_trainer(split, model, optimizer)
-        (seconds, note), mem = peak_memory(functools.partial(epoch, trainer, steps))
+        trainer = make_trainer(split, model, optimizer, device=args.device)
+        (seconds, note), mem = peak_memory(functools.partial(epoch, trainer, steps), device)
         row[task] = {
             "seconds": seconds, "peak_mb": (mem or 0) / 2**20,
             "pairs_per_second": row["train_pairs"] / seconds, "note": note,
@@ -324,12 +345,13 @@ def run_size(name: str, args: argparse.Namespace, small: Split | None = None) ->
     exclude = (split.train + split.valid).tocsr()
     exclude.data[:] = 1.0
     budget = load_config(None, []).eval.max_memory_mb
-    evaluator = FullRankingEvaluator(split.test, exclude, max_memory_mb=budget)
+    evaluator = FullRankingEvaluator(split.test, exclude, max_memory_mb=budget, device=device)
     gen = torch.Generator().manual_seed(0)
-    user_emb = torch.randn(split.n_users, 64, generator=gen) * 0.1
-    item_emb = torch.randn(split.n_items, 64, generator=gen) * 0.1
+    user_emb = (torch.randn(split.n_users, 64, generator=gen) * 0.1).to(device)
+    item_emb = (torch.randn(split.n_items, 64, generator=gen) * 0.1).to(device)
+    synchronize(device)
     t0 = time.perf_counter()
-    _, mem = peak_memory(lambda: evaluator.evaluate(user_emb, item_emb))
+    _, mem = peak_memory(lambda: evaluator.evaluate(user_emb, item_emb), device)
     row["eval-all-users"] = {"seconds": time.perf_counter() - t0, "peak_mb": (mem or 0) / 2**20,
                              "users": len(evaluator.users), "budget_mb": budget,
                              "workspace_mb": evaluator.workspace_bytes / 2**20}
@@ -410,9 +432,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sparse-steps", type=int, default=None,
                         help="steps of the sparse_adam epoch timed (default: the whole epoch)")
     parser.add_argument("--lightgcn-steps", type=int, default=20)
-    parser.add_argument("--breakdown-steps", type=int, default=300)
-    parser.add_argument("--paired-rounds", type=int, default=7,
-                        help="rounds of the paired throughput ratio (0: skip it)")
+    parser.add_argument("--breakdown-steps", type=int, default=None,
+                        help="steps of each step breakdown (default 300 on the CPU; 0: skip)")
+    parser.add_argument("--paired-rounds", type=int, default=None,
+                        help="rounds of the paired throughput ratio (default 7 on the CPU; "
+                             "0: skip it)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where the epochs and the evaluation run (cuda: the GPU rows)")
     parser.add_argument("--paired-steps", type=int, default=204,
                         help="steps per trainer and round (204: one sampling chunk at N = 10)")
     parser.add_argument("--tasks", default=",".join(TASKS[1:]),
@@ -420,6 +446,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args(argv)
+    on_cpu = args.device == "cpu"
+    if not on_cpu and not torch.cuda.is_available():
+        parser.error("--device cuda: this torch sees no CUDA device (torch.cuda.is_available() "
+                     "is False); run without --device")
+    for flag, default in (("breakdown_steps", 300), ("paired_rounds", 7)):
+        if getattr(args, flag) is None:
+            setattr(args, flag, default if on_cpu else 0)
+        elif getattr(args, flag) and not on_cpu:
+            parser.error(f"--{flag.replace('_', '-')}: the step breakdown and the paired ratio "
+                         "time CPU steps against MovieLens-100K's; leave it out with --device cuda")
     torch.set_num_threads(args.threads)
     sizes = args.sizes.split(",")
     args.tasks = ["prepare", *(t for t in args.tasks.split(",") if t)]  # "": the paired ratio only
@@ -430,8 +466,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--sizes: unknown {unknown}; choose from {list(SIZES)}")
     result = {"threads": args.threads, "cpu_count": os.cpu_count(), "torch": torch.__version__,
-              "kernels": row_kernels.AVAILABLE}
-    mf_tasks = [t for t in ("mf-bcl-epoch", "mf-bcl-sparse-adam-epoch") if t in args.tasks]
+              "kernels": row_kernels.AVAILABLE, "device": args.device}
+    if not on_cpu:
+        result["gpu"] = torch.cuda.get_device_name()
+    # the throughput target is MovieLens-100K's CPU rate: on a GPU, only the large logs are timed
+    mf_tasks = [t for t in ("mf-bcl-epoch", "mf-bcl-sparse-adam-epoch")
+                if t in args.tasks and on_cpu]
     small = load_small() if mf_tasks or args.paired_rounds else None
     if mf_tasks:
         result["ml-100k"] = small_log(small, args.breakdown_steps)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -58,3 +60,36 @@ def test_paired_turns_continue_each_trainers_own_batches(scale):
     assert torch.equal(alone.model.user_embedding, second.model.user_embedding)
     assert torch.equal(alone.model.item_embedding, second.model.item_embedding)
     assert not torch.equal(alone.model.item_embedding, first.model.item_embedding)
+
+
+def test_a_run_on_a_small_log_writes_every_task_it_was_asked_for(scale, monkeypatch, tmp_path):
+    """The whole benchmark on a 6K-interaction log: the JSON a program reads holds each timed
+    task with its seconds and memory, the evaluation of every user within its budget, and the
+    device it ran on."""
+    monkeypatch.setitem(scale.SIZES, "6K", (6_000, 400, 300))
+    monkeypatch.setitem(scale.SIZES, "12K", (12_000, 600, 400))
+    out = tmp_path / "scale.json"
+    tasks = "mf-bcl-sparse-adam-epoch,eval-all-users"
+    assert scale.main(["--sizes", "6K,12K", "--tasks", tasks, "--breakdown-steps", "0",
+                       "--paired-rounds", "0", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["device"] == "cpu" and "ml-100k" in result
+    assert [row["size"] for row in result["rows"]] == ["6K", "12K"]
+    for row in result["rows"]:
+        epoch = row["mf-bcl-sparse-adam-epoch"]
+        assert epoch["note"] == "whole epoch" and epoch["seconds"] > 0
+        assert epoch["pairs_per_second"] == pytest.approx(row["train_pairs"] / epoch["seconds"])
+        evaluation = row["eval-all-users"]
+        assert evaluation["users"] == row["users"] and evaluation["budget_mb"] == 256
+        assert row["device"] == "cpu" and "paired" not in row
+    assert set(result["exponents"]) == {"prepare", *tasks.split(",")}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this torch sees a CUDA device")
+def test_asking_for_a_gpu_without_one_is_one_line(scale, capsys):
+    with pytest.raises(SystemExit) as stop:
+        scale.main(["--device", "cuda", "--sizes", "1M"])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith("error: --device cuda: this torch sees no CUDA device "
+                          "(torch.cuda.is_available() is False); run without --device")

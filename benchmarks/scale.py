@@ -470,19 +470,19 @@ def main(argv: list[str] | None = None) -> int:
     if not on_cpu:
         result["gpu"] = torch.cuda.get_device_name()
     # the throughput target is MovieLens-100K's CPU rate: on a GPU, only the large logs are timed
-    mf_tasks = [t for t in ("mf-bcl-epoch", "mf-bcl-sparse-adam-epoch")
+    ratio_tasks = [t for t in ("mf-bcl-epoch", "mf-bcl-sparse-adam-epoch")
                 if t in args.tasks and on_cpu]
-    small = load_small() if mf_tasks or args.paired_rounds else None
-    if mf_tasks:
+    small = load_small() if ratio_tasks or args.paired_rounds else None
+    if ratio_tasks:
         result["ml-100k"] = small_log(small, args.breakdown_steps)
         print("ml-100k", result["ml-100k"], flush=True)
     rows = [run_size(s, args, small) for s in sizes]
     # the throughput target: MovieLens-100K's pairs/s over this log's, <= 1.5
-    for row in rows if mf_tasks else []:
+    for row in rows if ratio_tasks else []:
         row["pairs_ratio"] = {
             f"{task} vs ml-100k {opt}": result["ml-100k"][opt]["pairs_per_second"]
             / row[task]["pairs_per_second"]
-            for task in mf_tasks
+            for task in ratio_tasks
             for opt in ("adam", "sparse_adam")
         }
         print(row["size"], "pairs ratio", row["pairs_ratio"], flush=True)

@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         result["gpu"] = torch.cuda.get_device_name()
     # the throughput target is MovieLens-100K's CPU rate: on a GPU, only the large logs are timed
     ratio_tasks = [t for t in ("mf-bcl-epoch", "mf-bcl-sparse-adam-epoch")
-                if t in args.tasks and on_cpu]
+                   if t in args.tasks and on_cpu]
     small = load_small() if ratio_tasks or args.paired_rounds else None
     if ratio_tasks:
         result["ml-100k"] = small_log(small, args.breakdown_steps)
